@@ -1,0 +1,60 @@
+from django.db import transaction
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from assay.viewsets import OrganizationScopedViewSet
+from audit import auditlog
+
+from ..choices import Action, Role
+from ..models import Membership, Organization
+from .serializers import AddMemberSerializer, MembershipSerializer, OrganizationSerializer
+
+
+class OrganizationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+                          OrganizationScopedViewSet):
+    """Organisations the caller belongs to; any user may create one and becomes its owner."""
+
+    queryset = Organization.objects.all()
+    serializer_class = OrganizationSerializer
+
+    def get_queryset(self):
+        return Organization.objects.restrict(self.request.user, Action.VIEW)
+
+    def get_object(self):
+        ref = self.kwargs["pk"]
+        lookup = {"pk": int(ref)} if str(ref).isdigit() else {"slug": ref}
+        from accounts.permissions import get_visible_or_404
+
+        return get_visible_or_404(Organization.objects.all(), self.request.user, **lookup)
+
+    def perform_create(self, serializer):
+        with transaction.atomic():
+            org = serializer.save()
+            Membership.objects.create(user=self.request.user, organization=org, role=Role.OWNER)
+            auditlog.record("organization.create", organization=org, actor=self.request.user, obj=org,
+                            payload={"name": org.name, "slug": org.slug})
+
+    @extend_schema(request=AddMemberSerializer, responses={201: MembershipSerializer, 200: MembershipSerializer})
+    @action(detail=True, methods=["get", "post"], serializer_class=AddMemberSerializer)
+    def members(self, request, pk=None):
+        """List the members (GET), or add a user by username or e-mail with a role (POST; owners and admins)."""
+        org = self.get_object()
+        if request.method == "GET":
+            rows = org.memberships.select_related("user").order_by("id")
+            return Response(MembershipSerializer(rows, many=True).data)
+        self.check_write(org, Action.MANAGE)
+        serializer = AddMemberSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user, role = serializer.validated_data["user"], serializer.validated_data["role"]
+        if role == Role.OWNER:
+            self.check_write(org, Action.OWN)
+        with transaction.atomic():
+            membership, created = Membership.objects.update_or_create(
+                user=user, organization=org, defaults={"role": role}
+            )
+            auditlog.record("member.add" if created else "member.role", organization=org, actor=request.user,
+                            obj=membership, payload={"user": user.username, "role": role})
+        return Response(MembershipSerializer(membership).data,
+                        status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)

@@ -1,0 +1,33 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from accounts import views as account_views
+from accounts.api.views import OrganizationViewSet
+from audit import views as audit_views
+from audit.api import views as audit_api
+
+router = DefaultRouter(trailing_slash="/?")
+router.register("organizations", OrganizationViewSet, basename="organization")
+router.register("systems", audit_api.AISystemViewSet, basename="system")
+router.register("datasets", audit_api.DatasetVersionViewSet, basename="dataset")
+router.register("models", audit_api.ModelVersionViewSet, basename="model")
+router.register("audit-log", audit_api.AuditLogViewSet, basename="audit-log")
+
+urlpatterns = [
+    path("api/v1/", include(router.urls)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("login/", auth_views.LoginView.as_view(template_name="accounts/login.html"), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("organization/switch/", account_views.switch_organization, name="switch-organization"),
+    path("", audit_views.systems, name="systems"),
+    path("systems/<int:pk>/", audit_views.system_detail, name="system"),
+    path("audit-log/", audit_views.audit_log, name="audit-log"),
+    path("admin/", admin.site.urls),
+]
+
+handler404 = "assay.api.json_404"
+handler500 = "assay.api.json_500"

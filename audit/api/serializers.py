@@ -1,0 +1,128 @@
+import json
+
+from rest_framework import serializers
+
+from ..choices import DATASHEET_FIELDS, MODEL_CARD_FIELDS, Modality, ModelFormat
+from ..models import AISystem, AuditLogEntry, DatasetVersion, ModelVersion
+
+
+class JSONObjectField(serializers.JSONField):
+    """A JSON object, given as an object (JSON body) or as a JSON string (multipart form)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str):
+            try:
+                data = json.loads(data) if data.strip() else {}
+            except json.JSONDecodeError as exc:
+                raise serializers.ValidationError(f"Not valid JSON: {exc.msg}") from None
+        if not isinstance(data, dict):
+            raise serializers.ValidationError("Expected a JSON object")
+        return data
+
+
+class StringListField(serializers.ListField):
+    """A list of column names: repeated form fields, a JSON list, or one comma-separated string."""
+
+    child = serializers.CharField(max_length=200)
+
+    def to_internal_value(self, data):
+        if isinstance(data, list) and len(data) == 1 and isinstance(data[0], str):
+            data = data[0]
+        if isinstance(data, str):
+            text = data.strip()
+            if text.startswith("["):
+                try:
+                    data = json.loads(text)
+                except json.JSONDecodeError as exc:
+                    raise serializers.ValidationError(f"Not valid JSON: {exc.msg}") from None
+            else:
+                data = [part.strip() for part in text.split(",") if part.strip()]
+        return super().to_internal_value(data)
+
+
+class AISystemSerializer(serializers.ModelSerializer):
+    organization = serializers.CharField(required=False, write_only=True, allow_blank=True,
+                                         help_text="Organisation id or slug; omit when you belong to one")
+    organization_id = serializers.IntegerField(read_only=True)
+    output_modalities = serializers.ListField(child=serializers.ChoiceField(choices=Modality.choices), required=False)
+
+    class Meta:
+        model = AISystem
+        fields = [
+            "id", "organization", "organization_id", "name", "description", "intended_purpose", "domain",
+            "annex_iii_point", "role", "output_modalities", "public_in_mainland_china", "public_opinion_capacity",
+            "users_can_download", "general_purpose", "systemic_risk", "emotion_or_biometric",
+            "placed_on_eu_market", "placed_before_2026_08_02", "current_model", "created", "updated",
+        ]
+        read_only_fields = ["id", "created", "updated"]
+        validators = []  # name uniqueness is checked in the view, per organisation
+
+    def validate_current_model(self, value):
+        instance = self.instance
+        if value is not None and (instance is None or value.system_id != instance.pk):
+            raise serializers.ValidationError("The current model must be a model version of this system")
+        return value
+
+
+class DatasetVersionSerializer(serializers.ModelSerializer):
+    sha256 = serializers.CharField(source="artifact.sha256", read_only=True)
+    filename = serializers.CharField(source="artifact.filename", read_only=True)
+    size = serializers.IntegerField(source="artifact.size", read_only=True)
+
+    class Meta:
+        model = DatasetVersion
+        fields = [
+            "id", "organization_id", "system", "name", "version", "file_format", "filename", "size", "sha256",
+            "features", "categorical", "target", "positive_label", "sensitive_attributes", "split_column",
+            "test_size", "datasheet", "rows", "rows_train", "rows_eval", "columns", "created_by", "created",
+        ]
+        read_only_fields = fields
+
+
+class DatasetUploadSerializer(serializers.Serializer):
+    system = serializers.IntegerField()
+    name = serializers.CharField(max_length=200)
+    file = serializers.FileField()
+    target = serializers.CharField(max_length=200)
+    positive_label = serializers.CharField(max_length=200)
+    features = StringListField(required=False, default=list)
+    categorical = StringListField(required=False, allow_null=True, default=None)
+    sensitive_attributes = StringListField(required=False, default=list)
+    split_column = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    test_size = serializers.FloatField(required=False, default=0.3, min_value=0.01, max_value=0.99)
+    datasheet = JSONObjectField(required=False, default=dict,
+                                help_text=f"Datasheet fields: {', '.join(DATASHEET_FIELDS)}")
+
+
+class ModelVersionSerializer(serializers.ModelSerializer):
+    sha256 = serializers.CharField(source="artifact.sha256", read_only=True)
+    filename = serializers.CharField(source="artifact.filename", read_only=True)
+    size = serializers.IntegerField(source="artifact.size", read_only=True)
+
+    class Meta:
+        model = ModelVersion
+        fields = [
+            "id", "organization_id", "system", "name", "version", "format", "filename", "size", "sha256",
+            "classes", "features", "model_card", "validated_on", "training_dataset", "parent", "dp",
+            "created_by", "created",
+        ]
+        read_only_fields = fields
+
+
+class ModelUploadSerializer(serializers.Serializer):
+    system = serializers.IntegerField()
+    name = serializers.CharField(max_length=200)
+    file = serializers.FileField()
+    format = serializers.ChoiceField(choices=ModelFormat.choices)
+    dataset_version = serializers.IntegerField(help_text="Dataset version whose first 32 rows validate the model")
+    training_dataset_version = serializers.IntegerField(required=False, allow_null=True, default=None)
+    model_card = JSONObjectField(required=False, default=dict,
+                                 help_text=f"Model-card fields: {', '.join(MODEL_CARD_FIELDS)}")
+
+
+class AuditLogEntrySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AuditLogEntry
+        fields = ["id", "organization_id", "seq", "created", "actor_name", "action", "object_type", "object_id",
+                  "payload", "prev_hash", "hash"]
+        read_only_fields = fields

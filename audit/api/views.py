@@ -1,0 +1,198 @@
+from django.db import IntegrityError, transaction
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
+
+from accounts.choices import Action
+from accounts.models import Organization
+from accounts.permissions import get_visible_or_404, organization_for_create
+from assay.viewsets import OrganizationScopedViewSet
+
+from .. import artifacts, auditlog, services
+from ..datasets import Schema
+from ..models import AISystem, AuditLogEntry, DatasetVersion, ModelVersion
+from . import serializers as s
+
+
+def _read_upload(upload) -> bytes:
+    return b"".join(upload.chunks())
+
+
+class AISystemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+                      mixins.UpdateModelMixin, OrganizationScopedViewSet):
+    """AI systems and their profiles (the fields compliance applicability reads)."""
+
+    queryset = AISystem.objects.all()
+    serializer_class = s.AISystemSerializer
+
+    def perform_create(self, serializer):
+        try:
+            org = organization_for_create(self.request.user, serializer.validated_data.pop("organization", None))
+        except ValueError as exc:
+            raise serializers.ValidationError({"organization": [str(exc)]}) from None
+        self._check_unique(org, serializer.validated_data.get("name"))
+        with transaction.atomic():
+            system = serializer.save(organization=org)
+            auditlog.record("system.create", organization=org, actor=self.request.user, obj=system,
+                            payload=s.AISystemSerializer(system).data)
+
+    def perform_update(self, serializer):
+        self.check_write(serializer.instance)
+        serializer.validated_data.pop("organization", None)
+        if "name" in serializer.validated_data:
+            self._check_unique(serializer.instance.organization, serializer.validated_data["name"],
+                               exclude=serializer.instance.pk)
+        before = s.AISystemSerializer(serializer.instance).data
+        with transaction.atomic():
+            system = serializer.save()
+            after = s.AISystemSerializer(system).data
+            changed = {k: {"before": before[k], "after": after[k]} for k in after if before.get(k) != after[k]
+                       and k != "updated"}
+            auditlog.record("system.update", organization=system.organization, actor=self.request.user,
+                            obj=system, payload={"changes": changed})
+
+    @staticmethod
+    def _check_unique(org, name, exclude=None):
+        clash = AISystem.objects.filter(organization=org, name=name).exclude(pk=exclude).exists()
+        if clash:
+            raise serializers.ValidationError({"name": [f"A system named {name!r} already exists"]})
+
+
+class VersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrganizationScopedViewSet):
+    """Shared behaviour of dataset and model versions: immutable, uploaded, downloadable."""
+
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+    kind = ""
+
+    def get_queryset(self):
+        queryset = super().get_queryset().select_related("artifact")
+        for param in ("system", "name"):
+            value = self.request.query_params.get(param)
+            if value:
+                if param == "system" and not value.isdigit():
+                    raise serializers.ValidationError({"system": ["Expected an integer id"]})
+                queryset = queryset.filter(**{param: value})
+        return queryset
+
+    def _system_for_upload(self, system_id: int) -> AISystem:
+        system = get_visible_or_404(AISystem.objects.all(), self.request.user, pk=system_id)
+        self.check_write(system)
+        return system
+
+    def _download(self, version):
+        self.check_write(version, Action.DOWNLOAD)
+        data = artifacts.read(version.artifact)
+        auditlog.record(f"{self.kind}.download", organization=version.organization, actor=self.request.user,
+                        obj=version, payload={"sha256": version.artifact.sha256})
+        response = HttpResponse(data, content_type="application/octet-stream")
+        response["Content-Disposition"] = f'attachment; filename="{version.artifact.filename}"'
+        return response
+
+
+class DatasetVersionViewSet(VersionViewSet):
+    """Dataset versions: CSV or Parquet files with their schema and datasheet."""
+
+    queryset = DatasetVersion.objects.all()
+    serializer_class = s.DatasetVersionSerializer
+    kind = "dataset"
+
+    @extend_schema(request={"multipart/form-data": s.DatasetUploadSerializer}, responses={201: s.DatasetVersionSerializer})
+    def create(self, request):
+        """Upload a new dataset version (multipart: file + schema fields); validated before anything is stored."""
+        form = s.DatasetUploadSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        system = self._system_for_upload(data["system"])
+        schema = Schema(target=data["target"], positive_label=data["positive_label"], features=data["features"],
+                        categorical=data["categorical"], sensitive_attributes=data["sensitive_attributes"],
+                        split_column=data["split_column"], test_size=data["test_size"])
+        version = services.register_dataset(user=request.user, system=system, name=data["name"],
+                                            filename=data["file"].name, data=_read_upload(data["file"]),
+                                            schema=schema, datasheet=data["datasheet"])
+        return Response(s.DatasetVersionSerializer(version).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    @action(detail=True, methods=["get"])
+    def download(self, request, pk=None):
+        """Download the dataset file (owners, admins, auditors); recorded in the audit log."""
+        return self._download(self.get_object())
+
+
+class ModelVersionViewSet(VersionViewSet):
+    """Model versions in the safe formats (torch-zoo, torch-export, onnx, sklearn via skops)."""
+
+    queryset = ModelVersion.objects.all()
+    serializer_class = s.ModelVersionSerializer
+    kind = "model"
+
+    @extend_schema(request={"multipart/form-data": s.ModelUploadSerializer}, responses={201: s.ModelVersionSerializer})
+    def create(self, request):
+        """Upload a new model version; it is run on 32 rows of `dataset_version` before anything is stored."""
+        form = s.ModelUploadSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        system = self._system_for_upload(data["system"])
+        datasets = DatasetVersion.objects.filter(organization=system.organization)
+        validate_on = get_visible_or_404(datasets, request.user, pk=data["dataset_version"])
+        training = None
+        if data["training_dataset_version"] is not None:
+            training = get_visible_or_404(datasets, request.user, pk=data["training_dataset_version"])
+        version = services.register_model(
+            user=request.user, system=system, name=data["name"], filename=data["file"].name,
+            data=_read_upload(data["file"]), fmt=data["format"], validate_on=validate_on,
+            model_card=data["model_card"], training_dataset=training,
+        )
+        return Response(s.ModelVersionSerializer(version).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    @action(detail=True, methods=["get"])
+    def download(self, request, pk=None):
+        """Download the model file (owners, admins, auditors); recorded in the audit log."""
+        return self._download(self.get_object())
+
+
+class AuditLogViewSet(mixins.ListModelMixin, OrganizationScopedViewSet):
+    """The hash-chained audit log of the caller's organisations."""
+
+    queryset = AuditLogEntry.objects.all()
+    serializer_class = s.AuditLogEntrySerializer
+
+    @extend_schema(parameters=[
+        OpenApiParameter("organization", str), OpenApiParameter("object_type", str),
+        OpenApiParameter("object_id", str), OpenApiParameter("action", str),
+    ])
+    def list(self, request, *args, **kwargs):
+        """List entries, newest first; filter by organization, object_type, object_id, action."""
+        return super().list(request, *args, **kwargs)
+
+    def get_queryset(self):
+        queryset = super().get_queryset().order_by("-created", "-id")
+        for param in ("object_type", "object_id", "action"):
+            value = self.request.query_params.get(param)
+            if value:
+                queryset = queryset.filter(**{param: value})
+        return queryset
+
+    @extend_schema(
+        parameters=[OpenApiParameter("organization", str)],
+        responses=inline_serializer("AuditLogVerify", {
+            "organization": serializers.IntegerField(), "slug": serializers.CharField(),
+            "ok": serializers.BooleanField(), "entries": serializers.IntegerField(required=False),
+            "first_broken": serializers.DictField(required=False),
+        }, many=True),
+    )
+    @action(detail=False, methods=["get"])
+    def verify(self, request):
+        """Verify the chain of every organisation the caller may see: ok and entries, or the first broken entry."""
+        orgs = Organization.objects.restrict(request.user, Action.VIEW)
+        ref = request.query_params.get("organization")
+        if ref:
+            orgs = orgs.filter(**({"pk": int(ref)} if ref.isdigit() else {"slug": ref}))
+        return Response([{"organization": org.pk, "slug": org.slug, **auditlog.verify(org.pk)} for org in orgs])
+
+
+__all__ = ["AISystemViewSet", "DatasetVersionViewSet", "ModelVersionViewSet", "AuditLogViewSet", "IntegrityError"]

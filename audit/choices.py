@@ -1,0 +1,64 @@
+from django.db import models
+
+
+class Domain(models.TextChoices):
+    """Where the system is used: an EU AI Act Annex III area, an Annex I product, or other."""
+
+    BIOMETRICS = "annex_iii_1_biometrics", "Annex III 1: biometrics"
+    CRITICAL_INFRASTRUCTURE = "annex_iii_2_critical_infrastructure", "Annex III 2: critical infrastructure"
+    EDUCATION = "annex_iii_3_education", "Annex III 3: education and vocational training"
+    EMPLOYMENT = "annex_iii_4_employment", "Annex III 4: employment and workers management"
+    ESSENTIAL_SERVICES = "annex_iii_5_essential_services", "Annex III 5: essential private and public services"
+    LAW_ENFORCEMENT = "annex_iii_6_law_enforcement", "Annex III 6: law enforcement"
+    MIGRATION = "annex_iii_7_migration", "Annex III 7: migration, asylum and border control"
+    JUSTICE = "annex_iii_8_justice_democracy", "Annex III 8: administration of justice and democracy"
+    ANNEX_I = "annex_i_product_safety", "Annex I: safety component of a regulated product"
+    OTHER = "other", "Other"
+
+
+class ProviderRole(models.TextChoices):
+    PROVIDER = "provider", "Provider"
+    DEPLOYER = "deployer", "Deployer"
+    BOTH = "both", "Provider and deployer"
+
+
+class Modality(models.TextChoices):
+    TEXT = "text", "Text"
+    IMAGE = "image", "Image"
+    AUDIO = "audio", "Audio"
+    VIDEO = "video", "Video"
+    VIRTUAL_SCENE = "virtual_scene", "Virtual scene"
+    INTERACTIVE_UI = "interactive_ui", "Interactive UI"
+    NONE = "none", "None (a classifier's decisions)"
+
+
+class ModelFormat(models.TextChoices):
+    TORCH_ZOO = "torch-zoo", "torch-zoo (zip: config.json + weights.safetensors)"
+    TORCH_EXPORT = "torch-export", "torch-export (.pt2)"
+    ONNX = "onnx", "ONNX (.onnx)"
+    SKLEARN = "sklearn", "scikit-learn via skops (.skops)"
+
+
+class DataFormat(models.TextChoices):
+    CSV = "csv", "CSV"
+    PARQUET = "parquet", "Parquet"
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+FINISHED_STATUSES = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+MODEL_CARD_FIELDS = (
+    "intended_purpose", "provider", "version", "architecture", "training_data", "evaluation_data",
+    "performance", "limitations", "foreseeable_misuse", "human_oversight", "risk_management", "contact",
+)
+DATASHEET_FIELDS = (
+    "sources", "collection_period", "collection_method", "cleaning_preprocessing", "labelling_method",
+    "personal_data", "licences", "known_biases",
+)

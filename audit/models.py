@@ -1,0 +1,251 @@
+"""The registry (AI systems, dataset and model versions), artifacts, the audit log and audit runs."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from accounts.models import Organization, OrganizationOwned, OrganizationOwnedQuerySet
+
+from .choices import DataFormat, Domain, JobStatus, ModelFormat, ProviderRole
+
+__all__ = ["Artifact", "AISystem", "DatasetVersion", "ModelVersion", "AuditLogEntry", "ChainHead",
+           "AuditRun", "MetricResult"]
+
+
+#
+# Artifacts
+#
+
+
+class Artifact(OrganizationOwned):
+    """An uploaded file, stored encrypted (AES-256-GCM) under the data folder, with its SHA-256."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    sha256 = models.CharField(max_length=64, help_text="SHA-256 of the plaintext")
+    size = models.BigIntegerField()
+    filename = models.CharField(max_length=255)
+    key_id = models.CharField(max_length=16, help_text="Which encryption key sealed it")
+    created = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.sha256[:12]})"
+
+
+#
+# AI systems
+#
+
+
+class AISystem(OrganizationOwned):
+    """An AI system an organisation provides or deploys; its profile drives compliance applicability."""
+
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    intended_purpose = models.TextField(blank=True)
+    domain = models.CharField(max_length=64, choices=Domain.choices, default=Domain.OTHER)
+    annex_iii_point = models.CharField(max_length=16, blank=True, help_text='e.g. "5(b)"')
+    role = models.CharField(max_length=16, choices=ProviderRole.choices, default=ProviderRole.PROVIDER)
+    output_modalities = models.JSONField(default=list, blank=True)
+    public_in_mainland_china = models.BooleanField(default=False)
+    public_opinion_capacity = models.BooleanField(default=False)
+    users_can_download = models.BooleanField(default=False)
+    general_purpose = models.BooleanField(default=False)
+    systemic_risk = models.BooleanField(default=False)
+    emotion_or_biometric = models.BooleanField(
+        default=False, help_text="Uses emotion recognition or biometric categorisation"
+    )
+    placed_on_eu_market = models.BooleanField(default=False)
+    placed_before_2026_08_02 = models.BooleanField(default=False)
+    current_model = models.ForeignKey(
+        "ModelVersion", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "name"], name="audit_aisystem_unique_name")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+#
+# Versions (immutable: a new upload is a new version)
+#
+
+
+class VersionBase(OrganizationOwned):
+    system = models.ForeignKey(AISystem, on_delete=models.PROTECT, related_name="+")
+    name = models.CharField(max_length=200)
+    version = models.PositiveIntegerField()
+    artifact = models.ForeignKey(Artifact, on_delete=models.PROTECT, related_name="+")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not getattr(self, "_allow_update", False):
+            raise ValueError(f"{type(self).__name__} is immutable: upload a new version instead")
+        super().save(*args, **kwargs)
+
+
+class DatasetVersion(VersionBase):
+    """A CSV or Parquet file with its schema and datasheet; immutable."""
+
+    file_format = models.CharField(max_length=16, choices=DataFormat.choices)
+    features = models.JSONField(help_text="Model input columns, in order")
+    categorical = models.JSONField(default=list)
+    target = models.CharField(max_length=200)
+    positive_label = models.CharField(max_length=200)
+    sensitive_attributes = models.JSONField(default=list)
+    split_column = models.CharField(max_length=200, blank=True)
+    test_size = models.FloatField(default=0.3)
+    datasheet = models.JSONField(default=dict, blank=True)
+    rows = models.PositiveIntegerField(default=0)
+    rows_train = models.PositiveIntegerField(default=0)
+    rows_eval = models.PositiveIntegerField(default=0)
+    columns = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["system", "name", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["system", "name", "version"], name="audit_datasetversion_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} v{self.version}"
+
+
+class ModelVersion(VersionBase):
+    """A model file in one of the safe formats, with its model card; immutable."""
+
+    format = models.CharField(max_length=16, choices=ModelFormat.choices)
+    classes = models.JSONField(default=list)
+    features = models.JSONField(default=list)
+    model_card = models.JSONField(default=dict, blank=True)
+    validated_on = models.ForeignKey(DatasetVersion, on_delete=models.PROTECT, null=True, related_name="+")
+    training_dataset = models.ForeignKey(
+        DatasetVersion, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    parent = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="children")
+    dp = models.JSONField(null=True, blank=True, help_text="DP training record (epsilon, delta, accountant …)")
+
+    class Meta:
+        ordering = ["system", "name", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["system", "name", "version"], name="audit_modelversion_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} v{self.version} ({self.format})"
+
+
+#
+# Audit log: append-only, hash-chained per organisation (organization NULL = installation chain)
+#
+
+
+class ChainHead(models.Model):
+    """The last entry of one chain; locked while appending so that two writers never fork it."""
+
+    organization = models.OneToOneField(Organization, on_delete=models.CASCADE, null=True, related_name="+")
+    seq = models.PositiveBigIntegerField(default=0)
+    hash = models.CharField(max_length=64, default="0" * 64)
+
+
+class AuditLogEntry(models.Model):
+    """One event: who did what to which object, chained to the previous entry by its hash."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, null=True, related_name="+")
+    seq = models.PositiveBigIntegerField()
+    created = models.DateTimeField(default=timezone.now)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    actor_name = models.CharField(max_length=150, blank=True)
+    action = models.CharField(max_length=64)
+    object_type = models.CharField(max_length=64, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    payload = models.JSONField(default=dict)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+
+    objects = OrganizationOwnedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["organization_id", "seq"]
+        constraints = [models.UniqueConstraint(fields=["organization", "seq"], name="audit_log_unique_seq")]
+        indexes = [models.Index(fields=["organization", "object_type", "object_id"], name="audit_log_object")]
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValueError("The audit log is append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("The audit log is append-only")
+
+
+#
+# Audit runs
+#
+
+
+class Job(OrganizationOwned):
+    """Status, progress and heartbeat shared by every long job row."""
+
+    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    progress = models.PositiveSmallIntegerField(default=0)
+    stage = models.CharField(max_length=200, blank=True)
+    error = models.TextField(blank=True)
+    device = models.CharField(max_length=32, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    cancel_requested = models.BooleanField(default=False)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created = models.DateTimeField(auto_now_add=True)
+    started = models.DateTimeField(null=True, blank=True)
+    finished = models.DateTimeField(null=True, blank=True)
+    heartbeat = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class AuditRun(Job):
+    """One audit of a model version on a dataset version: the 23 metrics of METRICS.md."""
+
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="audits")
+    dataset_version = models.ForeignKey(DatasetVersion, on_delete=models.PROTECT, related_name="audits")
+    config = models.JSONField(default=dict)
+    result = models.JSONField(null=True, blank=True, help_text="The Result JSON of METRICS.md")
+    dimension_scores = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+
+    def __str__(self) -> str:
+        return f"Audit {self.pk} of {self.model_version}"
+
+
+class MetricResult(models.Model):
+    """One metric of one audit run."""
+
+    audit_run = models.ForeignKey(AuditRun, on_delete=models.CASCADE, related_name="metrics")
+    metric_id = models.CharField(max_length=16)
+    dimension = models.CharField(max_length=32)
+    value = models.FloatField(null=True)
+    status = models.CharField(max_length=16)
+    reason = models.TextField(blank=True, null=True)
+    details = models.JSONField(default=dict)
+    duration_s = models.FloatField(default=0)
+
+    class Meta:
+        ordering = ["audit_run", "metric_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["audit_run", "metric_id"], name="audit_metricresult_unique")
+        ]
