@@ -15,6 +15,7 @@ router.register("systems", audit_api.AISystemViewSet, basename="system")
 router.register("datasets", audit_api.DatasetVersionViewSet, basename="dataset")
 router.register("models", audit_api.ModelVersionViewSet, basename="model")
 router.register("audit-log", audit_api.AuditLogViewSet, basename="audit-log")
+router.register("audits", audit_api.AuditRunViewSet, basename="audit")
 
 urlpatterns = [
     path("api/v1/", include(router.urls)),

@@ -126,3 +126,20 @@ class AuditLogEntrySerializer(serializers.ModelSerializer):
         fields = ["id", "organization_id", "seq", "created", "actor_name", "action", "object_type", "object_id",
                   "payload", "prev_hash", "hash"]
         read_only_fields = fields
+
+
+class AuditRunSerializer(serializers.ModelSerializer):
+    class Meta:
+        from ..models import AuditRun
+
+        model = AuditRun
+        fields = ["id", "organization_id", "model_version", "dataset_version", "config", "status", "progress",
+                  "stage", "error", "device", "dimension_scores", "attempts", "cancel_requested", "created",
+                  "started", "finished"]
+        read_only_fields = fields
+
+
+class AuditStartSerializer(serializers.Serializer):
+    model_version = serializers.IntegerField()
+    dataset_version = serializers.IntegerField()
+    config = JSONObjectField(required=False, default=dict, help_text="Audit parameters (METRICS.md); defaults apply")

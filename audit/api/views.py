@@ -1,4 +1,4 @@
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -10,11 +10,12 @@ from rest_framework.response import Response
 from accounts.choices import Action
 from accounts.models import Organization
 from accounts.permissions import get_visible_or_404, organization_for_create
+from assay.api import error_body
 from assay.viewsets import OrganizationScopedViewSet
 
-from .. import artifacts, auditlog, services
+from .. import artifacts, auditlog, jobs, services
 from ..datasets import Schema
-from ..models import AISystem, AuditLogEntry, DatasetVersion, ModelVersion
+from ..models import AISystem, AuditLogEntry, AuditRun, DatasetVersion, ModelVersion
 from . import serializers as s
 
 
@@ -195,4 +196,70 @@ class AuditLogViewSet(mixins.ListModelMixin, OrganizationScopedViewSet):
         return Response([{"organization": org.pk, "slug": org.slug, **auditlog.verify(org.pk)} for org in orgs])
 
 
-__all__ = ["AISystemViewSet", "DatasetVersionViewSet", "ModelVersionViewSet", "AuditLogViewSet", "IntegrityError"]
+
+
+class AuditRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrganizationScopedViewSet):
+    """Audit runs: the 23 metrics of a model version on a dataset version, computed by a worker."""
+
+    queryset = AuditRun.objects.all()
+    serializer_class = s.AuditRunSerializer
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        for param in ("model_version", "dataset_version", "status"):
+            value = self.request.query_params.get(param)
+            if value:
+                if param != "status" and not value.isdigit():
+                    raise serializers.ValidationError({param: ["Expected an integer id"]})
+                queryset = queryset.filter(**{param: value})
+        return queryset
+
+    @extend_schema(request=s.AuditStartSerializer, responses={202: s.AuditRunSerializer})
+    def create(self, request):
+        """Start an audit; it is queued and runs on a worker. Poll GET /audits/{id} for progress."""
+        form = s.AuditStartSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        model_version = get_visible_or_404(ModelVersion.objects.all(), request.user, pk=data["model_version"])
+        self.check_write(model_version)
+        dataset_version = get_visible_or_404(DatasetVersion.objects.filter(organization=model_version.organization),
+                                             request.user, pk=data["dataset_version"])
+        run = jobs.start_audit(user=request.user, model_version=model_version, dataset_version=dataset_version,
+                               config=data["config"])
+        return Response(s.AuditRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["get"])
+    def results(self, request, pk=None):
+        """Every metric (value, status, reason, details) as the Result JSON of METRICS.md; 409 until it succeeded."""
+        run = self.get_object()
+        if run.status != "succeeded" or run.result is None:
+            return Response(error_body("not_ready", f"The audit is {run.status}; results exist once it succeeded"),
+                            status=status.HTTP_409_CONFLICT)
+        return Response({"audit": run.pk, "status": run.status, **run.result})
+
+    @extend_schema(request=None, responses={200: s.AuditRunSerializer})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        """Cancel a queued audit, or ask a running one to stop; 409 when it already finished."""
+        run = self.get_object()
+        self.check_write(run)
+        try:
+            run = jobs.cancel_audit(run, user=request.user)
+        except jobs.AuditError as exc:
+            return Response(error_body("conflict", str(exc)), status=status.HTTP_409_CONFLICT)
+        return Response(s.AuditRunSerializer(run).data)
+
+    @extend_schema(parameters=[OpenApiParameter("a", int, required=True), OpenApiParameter("b", int, required=True)],
+                   responses={200: OpenApiTypes.OBJECT})
+    @action(detail=False, methods=["get"])
+    def compare(self, request):
+        """Compare two succeeded audits metric by metric: values, statuses, and what changed."""
+        refs = [request.query_params.get(k, "") for k in ("a", "b")]
+        if not all(r.isdigit() for r in refs):
+            raise serializers.ValidationError({"a": ["Give two audit ids: ?a=ID&b=ID"]})
+        a, b = (get_visible_or_404(AuditRun.objects.all(), request.user, pk=int(r)) for r in refs)
+        for run in (a, b):
+            if run.status != "succeeded":
+                return Response(error_body("not_ready", f"Audit {run.pk} is {run.status}"), status=status.HTTP_409_CONFLICT)
+        return Response(jobs.compare(a, b))

@@ -1,0 +1,181 @@
+"""Audit runs: start, execute (in a worker or in-process), cancel, compare."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from django.conf import settings
+from django.db import transaction
+
+from assay.jobs import JobCancelled, claim, finish, readable_error, reporter
+
+from . import artifacts, auditlog, runner, services
+from .choices import FINISHED_STATUSES, JobStatus, ModelFormat
+from .metrics.base import AuditContext
+from .models import AuditLogEntry, AuditRun, DatasetVersion, MetricResult, ModelVersion
+
+logger = logging.getLogger(__name__)
+TORCH_FORMATS = (ModelFormat.TORCH_ZOO, ModelFormat.TORCH_EXPORT)
+
+
+class AuditError(ValueError):
+    def __init__(self, message: str, fields: dict | None = None):
+        super().__init__(message)
+        self.fields = fields or {}
+
+
+def queue_for(model_version: ModelVersion) -> str:
+    """Return the Celery queue: `gpu` for torch models when GPU workers are configured, else `cpu`."""
+    return "gpu" if settings.ASSAY_GPU_QUEUE and model_version.format in TORCH_FORMATS else "cpu"
+
+
+def validate_config(config: dict | None) -> dict:
+    from .metrics.engine import validate_config as engine_validate
+
+    try:
+        return engine_validate(config or {})
+    except ValueError as exc:
+        raise AuditError(str(exc), {"config": str(exc)}) from None
+
+
+def start_audit(*, user, model_version: ModelVersion, dataset_version: DatasetVersion,
+                config: dict | None = None, enqueue: bool = True) -> AuditRun:
+    """Create a queued AuditRun and enqueue it once the transaction commits."""
+    if model_version.organization_id != dataset_version.organization_id:
+        raise AuditError("The model and dataset versions belong to different organisations")
+    missing = [a for a in dataset_version.sensitive_attributes if a not in dataset_version.columns]
+    if missing:
+        raise AuditError(f"Sensitive attributes missing from the dataset: {', '.join(missing)}")
+    config = validate_config(config)
+    with transaction.atomic():
+        run = AuditRun.objects.create(organization=model_version.organization, model_version=model_version,
+                                      dataset_version=dataset_version, config=config, created_by=user)
+        auditlog.record("audit.start", organization=run.organization, actor=user, obj=run,
+                        payload={"model_version": model_version.pk, "dataset_version": dataset_version.pk})
+        if enqueue:
+            from .tasks import execute_audit_task
+
+            queue = queue_for(model_version)
+            transaction.on_commit(lambda: execute_audit_task.apply_async((run.pk,), queue=queue))
+    return run
+
+
+def cancel_audit(run: AuditRun, *, user) -> AuditRun:
+    """Cancel a queued run at once; ask a running one to stop at its next metric."""
+    if run.status in FINISHED_STATUSES:
+        raise AuditError(f"The audit has already {run.status}")
+    with transaction.atomic():
+        AuditRun.objects.filter(pk=run.pk, status=JobStatus.QUEUED).update(status=JobStatus.CANCELLED)
+        AuditRun.objects.filter(pk=run.pk).update(cancel_requested=True)
+        auditlog.record("audit.cancel", organization=run.organization, actor=user, obj=run)
+    run.refresh_from_db()
+    return run
+
+
+def execute_audit(run_id: int) -> None:
+    """Claim and run one audit; store its results in one transaction. Safe to call twice."""
+    if not claim(AuditRun, run_id):
+        return
+    run = AuditRun.objects.select_related("model_version__artifact", "dataset_version__artifact").get(pk=run_id)
+    progress, should_cancel = reporter(AuditRun, run_id)
+    try:
+        result = _compute(run, progress, should_cancel)
+    except JobCancelled:
+        finish(AuditRun, run_id, JobStatus.CANCELLED, stage="cancelled")
+        return
+    except Exception as exc:  # the job must end readable, whatever broke
+        logger.exception("Audit %s failed", run_id)
+        if finish(AuditRun, run_id, JobStatus.FAILED, error=readable_error(exc)):
+            auditlog.record("audit.fail", organization=run.organization_id, actor="worker", obj=run,
+                            payload={"error": readable_error(exc)})
+        return
+    _store(run, result)
+
+
+def _compute(run: AuditRun, progress, should_cancel) -> dict:
+    from .metrics.engine import AuditCancelled
+
+    started = time.perf_counter()
+    progress(1, "loading model and data")
+    model_bytes = artifacts.read(run.model_version.artifact)
+    loaded, splits = services.load_model_version(run.model_version, run.dataset_version)
+    prepared = runner.prepare(loaded, splits.train, splits.eval, splits.schema, started=started,
+                              training_assumed=run.model_version.training_dataset_id is None)
+    AuditRun.objects.filter(pk=run.pk).update(device=_device())
+    try:
+        return runner.audit(prepared, model_bytes=model_bytes, fmt=run.model_version.format, config=run.config,
+                            context=context_for(run), progress=progress, should_cancel=should_cancel)
+    except AuditCancelled:
+        raise JobCancelled() from None
+
+
+def _device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _store(run: AuditRun, result: dict) -> None:
+    from .metrics.catalog import CATALOG
+
+    rows = [
+        MetricResult(audit_run=run, metric_id=mid, dimension=CATALOG[mid].dimension, value=m["value"],
+                     status=m["status"], reason=m.get("reason"), details=m.get("details") or {},
+                     duration_s=m.get("duration_s") or result["timings"]["metrics_s"].get(mid, 0))
+        for mid, m in result["metrics"].items()
+    ]
+    scores = {name: d["score"] for name, d in result["dimensions"].items()}
+    with transaction.atomic():
+        if not finish(AuditRun, run.pk, JobStatus.SUCCEEDED, result=result, dimension_scores=scores,
+                      device=result["device"], stage="done"):
+            return  # cancelled or claimed elsewhere meanwhile: store nothing
+        MetricResult.objects.filter(audit_run=run).delete()
+        MetricResult.objects.bulk_create(rows)
+        auditlog.record("audit.succeed", organization=run.organization_id, actor="worker", obj=run,
+                        payload={"scores": scores, "model_sha256": result["model"]["sha256"]})
+
+
+def context_for(run: AuditRun) -> AuditContext:
+    """Return the registry facts TRANS-01/02, DATA-01 and PRIV-02 read."""
+    mv = run.model_version
+    training = mv.training_dataset or run.dataset_version
+    expected = [("model.upload", "ModelVersion", mv.pk)]
+    expected += [("audit.start", "AuditRun", pk) for pk in
+                 AuditRun.objects.filter(model_version=mv).values_list("pk", flat=True)]
+    present = []
+    for action, otype, oid in expected:
+        if AuditLogEntry.objects.filter(organization_id=mv.organization_id, action=action, object_type=otype,
+                                        object_id=str(oid)).exists():
+            present.append(f"{action}:{oid}")
+    chain = auditlog.verify(mv.organization_id)
+    card = dict(mv.model_card)
+    card.setdefault("version", str(mv.version))
+    return AuditContext(
+        model_card=card, datasheet=dict(training.datasheet), dp=mv.dp, registered=True,
+        audit_trail={"chain_ok": chain["ok"], "expected": [f"{a}:{o}" for a, _, o in expected],
+                     "present": present},
+    )
+
+
+STATUS_RANK = {"pass": 0, "warn": 1, "fail": 2}
+
+
+def compare(a: AuditRun, b: AuditRun) -> dict:
+    """Return both audits side by side: per metric the two values and statuses, and the change."""
+    metrics = {}
+    for mid in sorted(set(a.result["metrics"]) | set(b.result["metrics"])):
+        ma, mb = a.result["metrics"].get(mid, {}), b.result["metrics"].get(mid, {})
+        va, vb = ma.get("value"), mb.get("value")
+        ra, rb = STATUS_RANK.get(ma.get("status")), STATUS_RANK.get(mb.get("status"))
+        change = "same"
+        if ra is not None and rb is not None and ra != rb:
+            change = "worse" if rb > ra else "better"
+        elif ma.get("status") != mb.get("status"):
+            change = "changed"
+        metrics[mid] = {"a": {"value": va, "status": ma.get("status")}, "b": {"value": vb, "status": mb.get("status")},
+                        "delta": (vb - va) if isinstance(va, (int, float)) and isinstance(vb, (int, float)) else None,
+                        "status_change": change}
+    dims = {d: {"a": a.dimension_scores.get(d), "b": b.dimension_scores.get(d)}
+            for d in sorted(set(a.dimension_scores) | set(b.dimension_scores))}
+    return {"a": a.pk, "b": b.pk, "metrics": metrics, "dimensions": dims}

@@ -1,0 +1,79 @@
+"""Audit a model file on a CSV file without registering anything (for CI pipelines)."""
+
+import io
+import json
+import sys
+import zipfile
+import time
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from audit import runner
+from audit.datasets import DatasetError, Schema, parse_table, validate
+from audit.services import split_frame
+
+FORMATS = ["onnx", "sklearn", "torch-export", "torch-zoo"]
+
+
+def _zip_folder(folder: Path) -> bytes:
+    """Return a zoo bundle folder (config.json + weights.safetensors) as zip bytes."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name in ("config.json", "weights.safetensors"):
+            if not (folder / name).is_file():
+                raise ValueError(f"The torch-zoo folder {folder} has no {name}")
+            archive.write(folder / name, name)
+    return buffer.getvalue()
+
+
+class Command(BaseCommand):
+    help = "Audit a model file on a CSV file and write the Result JSON; nothing is registered or stored."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--data", required=True, help="CSV with target, sensitive attributes and inputs")
+        parser.add_argument("--target", required=True)
+        parser.add_argument("--positive-label", required=True)
+        parser.add_argument("--sensitive", action="append", default=[], help="sensitive attribute (repeatable)")
+        parser.add_argument("--model", required=True, help="model file (a zip or folder for torch-zoo)")
+        parser.add_argument("--format", required=True, choices=FORMATS)
+        split = parser.add_mutually_exclusive_group()
+        split.add_argument("--split-column")
+        split.add_argument("--test-size", type=float, default=0.3)
+        parser.add_argument("--features", nargs="+", help="model inputs in order")
+        parser.add_argument("--categorical", nargs="+", help="inputs perturbations must not touch")
+        parser.add_argument("--config", default="{}", help="audit config as a JSON object")
+        parser.add_argument("--json", dest="json_path", required=True, help="where to write the Result JSON")
+
+    def handle(self, *args, **opts):
+        try:
+            result = self._audit(opts)
+        except (DatasetError, ValueError, OSError) as exc:
+            raise CommandError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+        Path(opts["json_path"]).write_text(json.dumps(result, indent=2))
+        failing = [m for m, r in result["metrics"].items() if r["status"] == "fail"]
+        self.stdout.write(f"Audit done in {result['timings']['total_s']:.1f} s; {len(failing)} metric(s) fail"
+                          f"{': ' + ', '.join(failing) if failing else ''}; wrote {opts['json_path']}")
+
+    def _audit(self, opts) -> dict:
+        from audit.modelio import load_model
+
+        started = time.perf_counter()
+        config = json.loads(opts["config"])
+        if not isinstance(config, dict):
+            raise ValueError("--config must be a JSON object")
+        frame = parse_table(Path(opts["data"]).read_bytes(), "csv")
+        schema = validate(frame, Schema(
+            target=opts["target"], positive_label=opts["positive_label"], features=opts["features"] or [],
+            categorical=opts["categorical"], sensitive_attributes=opts["sensitive"],
+            split_column=opts["split_column"] or "", test_size=opts["test_size"],
+        ))
+        splits = split_frame(frame, schema)
+        model_path = Path(opts["model"])
+        data = _zip_folder(model_path) if model_path.is_dir() and opts["format"] == "torch-zoo" else model_path.read_bytes()
+        loaded = load_model(opts["format"], data, features=schema.features, categorical=schema.categorical,
+                            train_frame=splits.train)
+        prepared = runner.prepare(loaded, splits.train, splits.eval, splits.schema, started=started,
+                                  training_assumed=True)
+        return runner.audit(prepared, model_bytes=data, fmt=opts["format"], config=config,
+                            progress=lambda p, m: print(f"\r{p:3d}% {m:<12}", end="", file=sys.stderr))

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Assay's two commands:  ./dev.sh run   (set up, demo, web + worker + beat)
+#                        ./dev.sh test  (set up, whole test suite)
+set -euo pipefail
+cd "$(dirname "$0")"
+PYTHON=${PYTHON:-python3}
+VENV=${ASSAY_VENV:-.venv}
+export ASSAY_DATA_DIR=${ASSAY_DATA_DIR:-$PWD/data}
+
+setup() {
+  [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+  local stamp="$VENV/.assay-installed" want
+  want=$(cat pyproject.toml | sha256sum | cut -c1-16)
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    echo "Installing Python dependencies into $VENV (first run takes a few minutes)…"
+    "$VENV/bin/pip" install -q --disable-pip-version-check "torch==2.13.0"
+    "$VENV/bin/pip" install -q --disable-pip-version-check -e ".[dev]"
+    echo "$want" > "$stamp"
+  fi
+}
+
+browser() {
+  # Debian's Chromium drives the browser tests (Playwright never downloads a browser here).
+  if ! command -v chromium >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "Installing Debian's chromium for the browser tests…"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+      || echo "chromium could not be installed: browser tests will be skipped"
+  fi
+}
+
+run() {
+  setup
+  local py="$VENV/bin/python" port=${PORT:-8000}
+  "$py" manage.py migrate --noinput -v0
+  "$py" manage.py collectstatic --noinput -v0
+  "$py" manage.py demo
+  trap 'kill $(jobs -p) 2>/dev/null; wait' EXIT INT TERM
+  "$VENV/bin/celery" -A assay worker -Q default,cpu,gpu --concurrency "${ASSAY_WORKERS:-1}" -l warning &
+  "$VENV/bin/celery" -A assay beat -l warning --pidfile= -s "$ASSAY_DATA_DIR/celerybeat-schedule" &
+  "$VENV/bin/gunicorn" assay.wsgi -b "127.0.0.1:$port" -w "${WEB_CONCURRENCY:-2}" --timeout 120 --access-logfile - &
+  sleep 2
+  echo
+  echo "Assay is running at http://127.0.0.1:$port/  (credentials above; Ctrl-C stops it)"
+  wait
+}
+
+test_suite() {
+  setup
+  browser
+  "$VENV/bin/python" -m pytest -m "not slow" "$@"
+}
+
+case "${1:-}" in
+  run) shift; run "$@" ;;
+  test) shift; test_suite "$@" ;;
+  *) echo "usage: ./dev.sh run | ./dev.sh test [pytest args]" >&2; exit 2 ;;
+esac
