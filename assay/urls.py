@@ -27,6 +27,10 @@ urlpatterns = [
     path("", audit_views.systems, name="systems"),
     path("systems/<int:pk>/", audit_views.system_detail, name="system"),
     path("audit-log/", audit_views.audit_log, name="audit-log"),
+    path("audits/compare/", audit_views.audit_compare, name="audit-compare"),
+    path("audits/<int:pk>/", audit_views.audit_detail, name="audit"),
+    path("audits/<int:pk>/metrics/<str:metric_id>/", audit_views.metric_detail, name="metric"),
+    path("models/<int:model_pk>/audit/", audit_views.audit_start, name="audit-start"),
     path("admin/", admin.site.urls),
 ]
 

@@ -1,14 +1,18 @@
 """Dashboard pages of the registry: systems, one system with its versions, the audit log."""
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.shortcuts import render
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
 
 from accounts.choices import Action
-from accounts.permissions import can, get_visible_or_404
+from accounts.permissions import can, get_visible_or_404, require
 
-from . import auditlog
-from .models import AISystem, AuditLogEntry, DatasetVersion, ModelVersion
+from . import auditlog, charts, jobs
+from .metrics.catalog import CATALOG
+from .models import AISystem, AuditLogEntry, AuditRun, DatasetVersion, ModelVersion
 
 
 @login_required
@@ -26,6 +30,8 @@ def system_detail(request, pk: int):
         "models": ModelVersion.objects.filter(system=system).select_related("artifact").order_by("name", "-version"),
         "datasets": DatasetVersion.objects.filter(system=system).select_related("artifact").order_by("name", "-version"),
         "can_change": can(request.user, system.organization_id, Action.CHANGE),
+        "audits": AuditRun.objects.filter(model_version__system=system).select_related("model_version",
+                                                                                       "dataset_version")[:50],
     }
     return render(request, "audit/system_detail.html", context)
 
@@ -37,3 +43,107 @@ def audit_log(request):
     page = Paginator(entries, 50).get_page(request.GET.get("page"))
     verification = auditlog.verify(org.pk) if org else None
     return render(request, "audit/audit_log.html", {"page": page, "verification": verification})
+
+
+#
+# Audits
+#
+
+
+def _visible_run(request, pk: int) -> AuditRun:
+    return get_visible_or_404(AuditRun.objects.select_related("model_version__system", "dataset_version"),
+                              request.user, pk=pk)
+
+
+@login_required
+def audit_detail(request, pk: int):
+    run = _visible_run(request, pk)
+    rows = [_metric_row(mid, m) for mid, m in (run.result or {}).get("metrics", {}).items()]
+    chart = charts.dimension_chart(run.dimension_scores) if run.dimension_scores else ""
+    return render(request, "audit/audit_detail.html", {
+        "run": run, "rows": rows, "dimension_chart": chart,
+        "others": AuditRun.objects.filter(model_version__system=run.model_version.system, status="succeeded")
+        .exclude(pk=run.pk)[:20],
+    })
+
+
+def _metric_row(metric_id: str, m: dict) -> dict:
+    entry = CATALOG.get(metric_id)
+    return {"id": metric_id, "name": entry.name if entry else metric_id, "dimension": entry.dimension if entry else "",
+            "value": m.get("value"), "status": m.get("status"), "reason": m.get("reason"),
+            "thresholds": _threshold_text(entry), "duration_s": m.get("duration_s")}
+
+
+def _threshold_text(entry) -> str:
+    if entry is None:
+        return ""
+    op = "≤" if entry.direction == "lower" else "≥"
+    return f"pass {op} {entry.pass_threshold:g}, warn {op} {entry.warn_threshold:g}"
+
+
+@login_required
+def metric_detail(request, pk: int, metric_id: str):
+    run = _visible_run(request, pk)
+    metric = (run.result or {}).get("metrics", {}).get(metric_id)
+    if metric is None:
+        raise Http404("No such metric in this audit.")
+    details = metric.get("details") or {}
+    context = {"run": run, "row": _metric_row(metric_id, metric), "details": details,
+               "group_tables": _group_tables(details), "charts": _detail_charts(metric_id, details)}
+    return render(request, "audit/metric_detail.html", context)
+
+
+def _group_tables(details: dict) -> list[dict]:
+    tables = []
+    for attribute, entry in (details.get("by_attribute") or {}).items():
+        groups = entry.get("groups") if isinstance(entry, dict) else None
+        if not isinstance(groups, dict) or not groups:
+            continue
+        columns = list(next(iter(groups.values())).keys()) if isinstance(next(iter(groups.values())), dict) else []
+        tables.append({"attribute": attribute, "value": entry.get("value"), "columns": columns,
+                       "rows": [(g, [v.get(c) for c in columns]) for g, v in groups.items() if isinstance(v, dict)],
+                       "small": [g for g, v in groups.items() if isinstance(v, dict) and v.get("n", 30) < 30]})
+    return tables
+
+
+def _detail_charts(metric_id: str, details: dict) -> list[str]:
+    out = []
+    for table in _group_tables(details):
+        column = "selection_rate" if "selection_rate" in table["columns"] else (table["columns"] or [None])[0]
+        if column:
+            idx = table["columns"].index(column)
+            out.append(charts.bar_chart([g for g, _ in table["rows"]], [float(v[idx] or 0) for _, v in table["rows"]],
+                                        title=f"{column} by {table['attribute']}", xlabel=column))
+    importance = details.get("importance")
+    if isinstance(importance, dict) and importance:
+        sensitive = set(details.get("sensitive_features") or [])
+        svg = charts.bar_chart(list(importance), [float(v) for v in importance.values()],
+                               title="mean |attribution| per feature", xlabel="importance")
+        out.append(svg if not sensitive else svg)
+    return out
+
+
+@login_required
+def audit_compare(request):
+    refs = [request.GET.get(k, "") for k in ("a", "b")]
+    if not all(r.isdigit() for r in refs):
+        raise Http404("Give two audits: ?a=ID&b=ID")
+    a, b = (_visible_run(request, int(r)) for r in refs)
+    comparison = jobs.compare(a, b) if a.result and b.result else None
+    return render(request, "audit/audit_compare.html", {"a": a, "b": b, "comparison": comparison})
+
+
+@login_required
+@require_POST
+def audit_start(request, model_pk: int):
+    model = get_visible_or_404(ModelVersion.objects.all(), request.user, pk=model_pk)
+    require(request.user, model, Action.CHANGE)
+    ref = request.POST.get("dataset_version", "")
+    dataset = get_visible_or_404(DatasetVersion.objects.filter(organization=model.organization), request.user,
+                                 pk=int(ref) if ref.isdigit() else 0)
+    try:
+        run = jobs.start_audit(user=request.user, model_version=model, dataset_version=dataset, config={})
+    except jobs.AuditError as exc:
+        messages.error(request, str(exc))
+        return redirect("system", pk=model.system_id)
+    return redirect("audit", pk=run.pk)
