@@ -1,5 +1,8 @@
 from django.db import models
 
+from .metrics import data as _data
+from .metrics import transparency as _transparency
+
 
 class Domain(models.TextChoices):
     """Where the system is used: an EU AI Act Annex III area, an Annex I product, or other."""
@@ -54,11 +57,6 @@ class JobStatus(models.TextChoices):
 
 FINISHED_STATUSES = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
 
-MODEL_CARD_FIELDS = (
-    "intended_purpose", "provider", "version", "architecture", "training_data", "evaluation_data",
-    "performance", "limitations", "foreseeable_misuse", "human_oversight", "risk_management", "contact",
-)
-DATASHEET_FIELDS = (
-    "sources", "collection_period", "collection_method", "cleaning_preprocessing", "labelling_method",
-    "personal_data", "licences", "known_biases",
-)
+# The field lists are the metric engine's (TRANS-01, DATA-01): one source of truth.
+MODEL_CARD_FIELDS = _transparency.MODEL_CARD_FIELDS
+DATASHEET_FIELDS = (*_data.DATASHEET_FIELDS, "personal_data_legal_basis")

@@ -25,10 +25,11 @@ ADULT_DATASHEET = {
     "sources": "UCI Machine Learning Repository, Adult (Becker & Kohavi 1996), from the 1994 US Census database",
     "collection_period": "1994 Current Population Survey",
     "collection_method": "Extraction by Barry Becker from the census database with filters on age, income, hours",
-    "cleaning_preprocessing": "Original train and test files joined; '?' turned into missing values; rows with "
+    "preprocessing": "Original train and test files joined; '?' turned into missing values; rows with "
                               "missing values dropped at audit time",
     "labelling_method": "Income above or below USD 50,000 as reported in the census",
-    "personal_data": "yes: de-identified census records; legal basis: public research data set",
+    "personal_data": "yes",
+    "personal_data_legal_basis": "De-identified census records published for research (public data set)",
     "licences": "CC BY 4.0",
     "known_biases": "Under-representation of women and non-white groups among high earners; 1994 data",
 }
@@ -40,6 +41,7 @@ ADULT_CARD = {
     "limitations": "Trained on 1994 US census data; not valid for other populations or periods",
     "foreseeable_misuse": "Automated credit refusal without human review",
     "human_oversight": "A credit officer reviews every refusal",
+    "risk_management": "Risk file kept by the model risk team; reviewed at each model version",
     "contact": "governance@example.org",
 }
 
