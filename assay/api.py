@@ -8,6 +8,8 @@ from rest_framework import exceptions, pagination, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from audit.artifacts import ArtifactIntegrityError
+
 logger = logging.getLogger(__name__)
 
 
@@ -38,6 +40,9 @@ def exception_handler(exc, context):
         exc = exceptions.NotFound(str(exc) or "Not found.")
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or "You do not have permission to do this.")
+    elif isinstance(exc, ArtifactIntegrityError):
+        logger.error("Artifact integrity check failed: %s", exc)
+        return Response(error_body("integrity", str(exc)), status=status.HTTP_409_CONFLICT)
     elif isinstance(exc, ValueError) and hasattr(exc, "fields"):
         # Domain errors (DatasetError, RegistryError, …) carry the fields they concern.
         return Response(error_body("invalid", str(exc), exc.fields or None), status=status.HTTP_400_BAD_REQUEST)

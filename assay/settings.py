@@ -48,7 +48,7 @@ SECRET_KEY = os.getenv("ASSAY_SECRET_KEY") or _development_secret("secret_key", 
 ASSAY_ENCRYPTION_KEY = os.getenv("ASSAY_ENCRYPTION_KEY") or _development_secret("encryption_key", 32)
 ASSAY_MAX_UPLOAD_MB = envint("ASSAY_MAX_UPLOAD_MB", 200)
 ASSAY_GPU_QUEUE = envbool("ASSAY_GPU_QUEUE", "0")
-ASSAY_ARTIFACT_DIR = DATA_DIR / "artifacts"
+ASSAY_ARTIFACT_DIR = Path(os.getenv("ASSAY_ARTIFACT_DIR", DATA_DIR / "artifacts"))
 ALLOWED_HOSTS = [h for h in os.getenv("ASSAY_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [o for o in os.getenv("ASSAY_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 
@@ -116,6 +116,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {"timeout": 30, "transaction_mode": "IMMEDIATE",
                                        "init_command": "PRAGMA journal_mode=WAL;"}
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # A file, not memory, so that worker processes started by the tests see the test database.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 PASSWORD_HASHERS = [
@@ -204,3 +206,4 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.getenv("ASSAY_LOG_LEVEL", "WARNING")},
 }
+WHITENOISE_USE_FINDERS = True  # serve static files without collectstatic in development and tests

@@ -9,7 +9,16 @@ from accounts.api.views import OrganizationViewSet
 from audit import views as audit_views
 from audit.api import views as audit_api
 
-router = DefaultRouter(trailing_slash="/?")
+
+class OptionalSlashRouter(DefaultRouter):
+    """Answer /api/v1/systems and /api/v1/systems/ alike (DRF's trailing_slash is only on or off)."""
+
+    def __init__(self):
+        super().__init__()
+        self.trailing_slash = "/?"
+
+
+router = OptionalSlashRouter()
 router.register("organizations", OrganizationViewSet, basename="organization")
 router.register("systems", audit_api.AISystemViewSet, basename="system")
 router.register("datasets", audit_api.DatasetVersionViewSet, basename="dataset")

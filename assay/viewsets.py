@@ -4,7 +4,7 @@ from rest_framework import viewsets
 
 from accounts.choices import Action
 from accounts.models import Organization
-from accounts.permissions import require
+from accounts.permissions import organization_lookup, require
 
 
 class OrganizationScopedViewSet(viewsets.GenericViewSet):
@@ -17,12 +17,8 @@ class OrganizationScopedViewSet(viewsets.GenericViewSet):
         queryset = self.queryset.restrict(self.request.user, Action.VIEW)
         org = self.request.query_params.get("organization")
         if org:
-            queryset = queryset.filter(organization__in=Organization.objects.filter(**_org_lookup(org)))
+            queryset = queryset.filter(organization__in=Organization.objects.filter(**organization_lookup(org)))
         return queryset
 
     def check_write(self, obj_or_org, action: str | None = None) -> None:
         require(self.request.user, obj_or_org, action or self.write_action)
-
-
-def _org_lookup(ref: str) -> dict:
-    return {"pk": int(ref)} if ref.isdigit() else {"slug": ref}
