@@ -28,6 +28,9 @@ router.register("audits", audit_api.AuditRunViewSet, basename="audit")
 
 urlpatterns = [
     path("api/v1/", include(router.urls)),
+    path("api/v1/", include("privacy.api.urls")),
+    path("api/v1/", include("watermark.api.urls")),
+    path("api/v1/", include("compliance.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("login/", auth_views.LoginView.as_view(template_name="accounts/login.html"), name="login"),
@@ -40,6 +43,9 @@ urlpatterns = [
     path("audits/<int:pk>/", audit_views.audit_detail, name="audit"),
     path("audits/<int:pk>/metrics/<str:metric_id>/", audit_views.metric_detail, name="metric"),
     path("models/<int:model_pk>/audit/", audit_views.audit_start, name="audit-start"),
+    path("", include("privacy.urls")),
+    path("", include("watermark.urls")),
+    path("", include("compliance.urls")),
     path("admin/", admin.site.urls),
 ]
 

@@ -1,0 +1,3 @@
+"""API routes of the watermark app (included under /api/v1/ by assay/urls.py)."""
+
+urlpatterns: list = []
