@@ -31,8 +31,10 @@ class Prepared:
 
 
 def _class_indices(values: pd.Series, classes: list[str], where: str) -> np.ndarray:
+    from .modelio.encoder import category_key
+
     lookup = {str(c): i for i, c in enumerate(classes)}
-    keys = values.astype(str).str.strip()
+    keys = pd.Series([category_key(v) for v in values], index=values.index, dtype=object).astype(str).str.strip()
     unknown = sorted(set(keys) - set(lookup))
     if unknown:
         raise ValueError(f"The {where} target holds values the model does not know: {', '.join(unknown[:5])} "

@@ -142,6 +142,14 @@ def register_model(*, user, system: AISystem, name: str, filename: str, data: by
     return version
 
 
+def target_classes(splits: Splits) -> list[str]:
+    """Return the class values a model without declared classes is assumed to have: the sorted targets."""
+    from .modelio.encoder import category_key
+
+    values = pd.concat([splits.train[splits.schema.target], splits.eval[splits.schema.target]]).dropna().unique()
+    return [category_key(v) for v in sorted(values)]
+
+
 def load_model_bytes(fmt: str, data: bytes, dataset: DatasetVersion):
     """Return the loaded model, validated on 32 rows of `dataset`; RegistryError when unusable."""
     from .modelio import ModelFormatError, load_model, validate_contract
@@ -149,7 +157,7 @@ def load_model_bytes(fmt: str, data: bytes, dataset: DatasetVersion):
     splits = load_splits(dataset)
     try:
         loaded = load_model(fmt, data, features=splits.schema.features, categorical=splits.schema.categorical,
-                            train_frame=splits.train)
+                            train_frame=splits.train, classes=target_classes(splits))
         validate_contract(loaded, splits.train.head(32))
     except (ModelFormatError, ValueError) as exc:
         raise RegistryError(str(exc), {"file": str(exc)}) from None
@@ -162,7 +170,8 @@ def load_model_version(version: ModelVersion, dataset: DatasetVersion):
 
     splits = load_splits(dataset)
     return load_model(version.format, artifacts.read(version.artifact), features=splits.schema.features,
-                      categorical=splits.schema.categorical, train_frame=splits.train), splits
+                      categorical=splits.schema.categorical, train_frame=splits.train,
+                      classes=version.classes or target_classes(splits)), splits
 
 
 def to_csv_bytes(frame: pd.DataFrame) -> bytes:

@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from audit import runner
 from audit.datasets import DatasetError, Schema, parse_table, validate
-from audit.services import split_frame
+from audit.services import split_frame, target_classes
 
 FORMATS = ["onnx", "sklearn", "torch-export", "torch-zoo"]
 
@@ -72,7 +72,7 @@ class Command(BaseCommand):
         model_path = Path(opts["model"])
         data = _zip_folder(model_path) if model_path.is_dir() and opts["format"] == "torch-zoo" else model_path.read_bytes()
         loaded = load_model(opts["format"], data, features=schema.features, categorical=schema.categorical,
-                            train_frame=splits.train)
+                            train_frame=splits.train, classes=target_classes(splits))
         prepared = runner.prepare(loaded, splits.train, splits.eval, splits.schema, started=started,
                                   training_assumed=True)
         return runner.audit(prepared, model_bytes=data, fmt=opts["format"], config=config,

@@ -1,0 +1,28 @@
+"""The errors of model loading: a file Assay refuses, and a model that breaks the contract."""
+
+from __future__ import annotations
+
+__all__ = ["ACCEPTED_FORMATS", "FORMATS", "ModelContractError", "ModelFormatError"]
+
+FORMATS = ("torch-zoo", "torch-export", "onnx", "sklearn")
+
+ACCEPTED_FORMATS = (
+    "torch-zoo (zip: config.json + weights.safetensors), torch-export (.pt2), "
+    "onnx (.onnx), sklearn (skops .skops)"
+)
+
+
+class ModelFormatError(ValueError):
+    """A model file Assay will not load: a pickle, a format mismatch, a malformed or unsafe file.
+
+    The message always ends with the list of accepted formats, so an API error built from it
+    tells the uploader what to send instead.
+    """
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"{reason.rstrip('.')}. Accepted formats: {ACCEPTED_FORMATS}.")
+
+
+class ModelContractError(ValueError):
+    """A model that loads but does not honour the model contract (inputs, outputs, classes)."""
