@@ -24,12 +24,21 @@ class JobCancelled(Exception):
     """The user asked for the job to stop."""
 
 
+ROUTES: dict[str, str] = {}
+
+
 def job_task(name: str, *, queue: str = "default", soft_time_limit: int = 6 * 3600) -> Callable:
     """Return the decorator every Assay task goes through: stable name, queue, late acks, time limits."""
+    ROUTES[name] = queue
     return shared_task(
-        name=name, queue=queue, acks_late=True, reject_on_worker_lost=True,
+        name=name, acks_late=True, reject_on_worker_lost=True,
         soft_time_limit=soft_time_limit, time_limit=soft_time_limit + 60, ignore_result=True,
     )
+
+
+def route_task(name, args, kwargs, options, task=None, **kw):
+    """Celery router (CELERY_TASK_ROUTES): the queue a task was declared with, unless the caller named one."""
+    return {"queue": ROUTES[name]} if name in ROUTES else None
 
 
 def claim(model, pk) -> bool:
@@ -72,3 +81,43 @@ def readable_error(exc: BaseException) -> str:
     """Return a one-paragraph message for a failed job, never a traceback."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return f"{type(exc).__name__}: {text}"[:1000] if text else type(exc).__name__
+
+
+#
+# The reaper: jobs whose worker died are requeued, up to MAX_ATTEMPTS, then failed with the reason.
+#
+
+REQUEUE: dict[str, tuple[type, str, Callable[[object], str]]] = {}
+
+
+def register_job(model, task_name: str, queue_for: Callable[[object], str]) -> None:
+    """Let the reaper requeue abandoned rows of `model` by sending `task_name` to `queue_for(row)`."""
+    REQUEUE[model._meta.label] = (model, task_name, queue_for)
+
+
+def reap_stale_jobs(now=None) -> dict[str, int]:
+    """Requeue or fail running jobs whose heartbeat is older than STALE_AFTER; return counts per model."""
+    from assay.celery import app
+
+    now = now or timezone.now()
+    counts = {}
+    for label, (model, task_name, queue_for) in REQUEUE.items():
+        stale = model.objects.filter(status=JobStatus.RUNNING, heartbeat__lt=now - STALE_AFTER)
+        failed = stale.filter(attempts__gte=MAX_ATTEMPTS).update(
+            status=JobStatus.FAILED, finished=now,
+            error=f"Abandoned: its worker stopped responding {MAX_ATTEMPTS} times; giving up",
+        )
+        requeued = 0
+        for row in stale.filter(attempts__lt=MAX_ATTEMPTS):
+            if model.objects.filter(pk=row.pk, status=JobStatus.RUNNING, heartbeat=row.heartbeat).update(
+                status=JobStatus.QUEUED, stage="requeued after its worker stopped responding"
+            ):
+                app.send_task(task_name, args=[row.pk], queue=queue_for(row))
+                requeued += 1
+        counts[label] = failed + requeued
+    return counts
+
+
+@job_task("assay.jobs.reap", queue="default", soft_time_limit=120)
+def reap_stale_jobs_task() -> None:
+    reap_stale_jobs()
