@@ -7,7 +7,21 @@ PYTHON=${PYTHON:-python3}
 VENV=${ASSAY_VENV:-.venv}
 export ASSAY_DATA_DIR=${ASSAY_DATA_DIR:-$PWD/data}
 
+system_packages() {
+  # Pango for PDF rendering (WeasyPrint); Debian's package names.
+  if ! ldconfig -p 2>/dev/null | grep -q libpangoft2-1.0; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      echo "Installing Pango (PDF reports)…"
+      (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0 >/dev/null) \
+        || echo "Pango could not be installed: PDF exports will answer 503"
+    else
+      echo "Pango is missing: install libpango-1.0-0 and libpangoft2-1.0-0 for PDF reports" >&2
+    fi
+  fi
+}
+
 setup() {
+  system_packages
   [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
   local stamp="$VENV/.assay-installed" want
   want=$(cat pyproject.toml | sha256sum | cut -c1-16)
