@@ -7,7 +7,7 @@ rows, sklearn logistic-regression and tree surrogates, a loss-threshold attack w
 curve and numpy spectral signatures. Each phase runs in its own subprocess so its peak RSS is
 honest; both train the same seeded MLP. Fairness values must be identical.
 
-    python bench/audit_bench.py [--data PATH] [--threads 2] [--epochs 2]
+    python bench/audit_bench.py [--data PATH] [--threads 2] [--epochs 2] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -98,8 +98,14 @@ def build_audit_inputs(path: str | Path, *, epochs: int = 2, seed: int = 0):
 def _peer_fairness(module, data) -> dict:
     import numpy as np
     import torch
-    from fairlearn.metrics import (MetricFrame, demographic_parity_difference, demographic_parity_ratio,
-                                   equalized_odds_difference, selection_rate, true_positive_rate)
+    from fairlearn.metrics import (
+        MetricFrame,
+        demographic_parity_difference,
+        demographic_parity_ratio,
+        equalized_odds_difference,
+        selection_rate,
+        true_positive_rate,
+    )
     from sklearn.metrics import accuracy_score
 
     with torch.no_grad():
@@ -149,7 +155,11 @@ def _peer_explainability(module, data) -> dict:
     def perturb(z, radius):
         return torch.clamp(z + (torch.rand_like(z) * 2 - 1) * radius * std, lo, hi)
 
-    sens = sensitivity_max(lambda z, **kw: ig.attribute(z, **kw) @ group, x200, perturb_func=perturb,
+    def grouped_ig(z, **kw):
+        out = ig.attribute(z, **kw)
+        return tuple(a @ group for a in out) if isinstance(out, tuple) else out @ group
+
+    sens = sensitivity_max(grouped_ig, x200, perturb_func=perturb,
                            perturb_radius=0.02, n_perturb_samples=10, baselines=base, target=1).mean().item()
 
     def gauss(z, b):
@@ -253,7 +263,7 @@ def _peer_data(module, data) -> dict:
         r = x[y == c] - x[y == c].mean(0)
         s = (r @ np.linalg.svd(r, full_matrices=False)[2][0]) ** 2
         med = np.median(s)
-        flagged += int((s > med + 10.0 * 1.4826 * np.median(np.abs(s - med))).sum())
+        flagged += int((s > med + 100.0 * 1.4826 * np.median(np.abs(s - med))).sum())
     return {"DATA-02": float(min(v.min() / v.max() for v in ratios)), "DATA-03": flagged / len(rows)}
 
 
@@ -346,14 +356,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data", default=str(DEFAULT_DATA))
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=3, help="alternate the phases N times, report the best")
     parser.add_argument("--phase", choices=["assay", "peer"], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.phase:
         print(json.dumps(run_phase(args.phase, args)))
         return
-    assay, peer = _child("assay", args), _child("peer", args)
-    print(f"Adult MLP, CPU, {args.threads} threads, torch.set_num_threads({args.threads}); "
-          f"each phase in its own process\n")
+    runs: dict[str, list[dict]] = {"assay": [], "peer": []}
+    for _ in range(args.repeat):  # alternate, so that load from other processes hits both alike
+        for phase in runs:
+            runs[phase].append(_child(phase, args))
+    assay, peer = (min(runs[p], key=lambda r: r["total_s"]) for p in ("assay", "peer"))
+    print(f"Adult MLP, CPU, {args.threads} threads, torch.set_num_threads({args.threads}); each phase in its own "
+          f"process; best of {args.repeat} (totals: assay {[round(r['total_s'], 2) for r in runs['assay']]}, "
+          f"peer {[round(r['total_s'], 2) for r in runs['peer']]})\n")
     print(report(assay, peer))
 
 

@@ -1,0 +1,138 @@
+"""The audit catalog: 23 metrics in 6 dimensions, their thresholds, clauses and functions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from audit.metrics import data, explainability, fairness, privacy, robustness, transparency
+from audit.metrics.state import AuditState, MetricOutcome
+
+__all__ = ["MetricSpec", "CATALOG", "DIMENSIONS", "status_for", "dimension_scores",
+           "PASS", "WARN", "FAIL", "NOT_APPLICABLE"]
+
+PASS, WARN, FAIL, NOT_APPLICABLE = "pass", "warn", "fail", "not_applicable"
+STATUS_POINTS = {PASS: 1.0, WARN: 0.5, FAIL: 0.0}
+
+UNKNOWN_METRIC_ERROR = "Unknown metric id {!r}."
+BAD_OVERRIDE_ERROR = "Threshold override for {} must be a dict with numeric 'pass' and/or 'warn'; got {!r}."
+OVERRIDE_ORDER_ERROR = "Thresholds for {} are in the wrong order for a '{}'-is-better metric: pass {}, warn {}."
+
+_BIAS = ("EU AI Act Art. 10(2)(f)-(g)", "China Interim Measures Art. 4(2)")
+_EXPL = ("EU AI Act Art. 13", "EU AI Act Annex IV")
+_ROB = ("EU AI Act Art. 15(4)-(5)",)
+_PRIV = ("EU AI Act Art. 15(5)", "China Interim Measures Art. 9", "China Interim Measures Art. 11")
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One catalog entry.
+
+    Attributes:
+        id, dimension, name: as in METRICS.md.
+        direction: "lower" or "higher" is better.
+        pass_threshold, warn_threshold: default status thresholds (inclusive).
+        clauses: the legal clauses the metric supports as evidence.
+        compute: the metric function over the audit's shared state.
+        uses_training: True when it reads training rows (details then say if they are assumed).
+    """
+
+    id: str
+    dimension: str
+    name: str
+    direction: str
+    pass_threshold: float
+    warn_threshold: float
+    clauses: tuple[str, ...]
+    compute: Callable[[AuditState], MetricOutcome]
+    uses_training: bool = False
+
+
+def _fair(metric_id: str, higher: bool = False) -> Callable[[AuditState], MetricOutcome]:
+    return partial(fairness.fairness_outcome, metric_id=metric_id, higher_is_better=higher)
+
+
+_ENTRIES = [
+    ("FAIR-01", "fairness", "demographic parity difference", "lower", 0.10, 0.20, _BIAS, _fair("FAIR-01")),
+    ("FAIR-02", "fairness", "disparate impact ratio", "higher", 0.80, 0.60, _BIAS, _fair("FAIR-02", True)),
+    ("FAIR-03", "fairness", "equalized odds difference", "lower", 0.10, 0.20, _BIAS, _fair("FAIR-03")),
+    ("FAIR-04", "fairness", "equal opportunity difference", "lower", 0.10, 0.20, _BIAS, _fair("FAIR-04")),
+    ("FAIR-05", "fairness", "group performance difference rate", "lower", 0.05, 0.10, _BIAS, _fair("FAIR-05")),
+    ("FAIR-06", "fairness", "bias propagation coefficient", "lower", 1.00, 1.25, _BIAS, _fair("FAIR-06")),
+    ("EXPL-01", "explainability", "feature importance entropy", "lower", 0.80, 0.90, _EXPL,
+     explainability.importance_entropy_outcome),
+    ("EXPL-02", "explainability", "explanation sensitivity", "lower", 0.20, 0.50, _EXPL,
+     explainability.sensitivity_outcome),
+    ("EXPL-03", "explainability", "explanation infidelity", "lower", 0.10, 0.30, _EXPL,
+     explainability.infidelity_outcome),
+    ("EXPL-04", "explainability", "sensitive attribute reliance", "lower", 0.05, 0.15, _EXPL,
+     explainability.sensitive_reliance_outcome),
+    ("EXPL-05", "explainability", "decision transparency", "higher", 0.90, 0.80, _EXPL,
+     explainability.decision_transparency_outcome, True),
+    ("ROB-01", "robustness", "FGSM robustness", "higher", 0.80, 0.60, _ROB, robustness.fgsm_outcome),
+    ("ROB-02", "robustness", "PGD robustness", "higher", 0.70, 0.50, _ROB, robustness.pgd_outcome),
+    ("ROB-03", "robustness", "adversarial transfer rate", "lower", 0.30, 0.50, _ROB,
+     robustness.transfer_outcome, True),
+    ("ROB-04", "robustness", "noise robustness", "higher", 0.95, 0.85, _ROB, robustness.noise_outcome),
+    ("PRIV-01", "privacy", "membership inference advantage", "lower", 0.05, 0.10, _PRIV,
+     privacy.membership_outcome, True),
+    ("PRIV-02", "privacy", "differential privacy epsilon", "lower", 2.0, 10.0, _PRIV, privacy.dp_epsilon_outcome),
+    ("PRIV-03", "privacy", "generalisation gap", "lower", 0.03, 0.08, _PRIV,
+     privacy.generalisation_gap_outcome, True),
+    ("TRANS-01", "transparency", "documentation completeness", "higher", 0.90, 0.60, _EXPL,
+     transparency.documentation_outcome),
+    ("TRANS-02", "transparency", "audit trail integrity", "higher", 1.00, 0.90, ("EU AI Act Art. 12",),
+     transparency.audit_trail_outcome),
+    ("DATA-01", "data_governance", "training data disclosure completeness", "higher", 0.90, 0.60,
+     ("EU AI Act Art. 10(2)(a)-(e)", "EU AI Act Art. 53(1)(d)", "China Interim Measures Art. 7-8"),
+     data.datasheet_outcome),
+    ("DATA-02", "data_governance", "representation ratio", "higher", 0.20, 0.05, _BIAS,
+     data.representation_ratio, True),
+    ("DATA-03", "data_governance", "poisoning suspicion rate", "lower", 0.01, 0.03, ("EU AI Act Art. 15(5)",),
+     data.poisoning_outcome, True),
+]
+
+CATALOG: dict[str, MetricSpec] = {entry[0]: MetricSpec(*entry) for entry in _ENTRIES}
+DIMENSIONS: dict[str, list[str]] = {}
+for _spec in CATALOG.values():
+    DIMENSIONS.setdefault(_spec.dimension, []).append(_spec.id)
+
+
+def thresholds_for(metric_id: str, override: dict[str, Any] | None = None) -> tuple[float, float]:
+    """Return (pass, warn) thresholds for a metric, with an organisation's override applied."""
+    if metric_id not in CATALOG:
+        raise ValueError(UNKNOWN_METRIC_ERROR.format(metric_id))
+    spec = CATALOG[metric_id]
+    override = override or {}
+    if not isinstance(override, dict) or not set(override) <= {"pass", "warn"} or not all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in override.values()
+    ):
+        raise ValueError(BAD_OVERRIDE_ERROR.format(metric_id, override))
+    pass_t, warn_t = float(override.get("pass", spec.pass_threshold)), float(override.get("warn", spec.warn_threshold))
+    if (spec.direction == "lower" and warn_t < pass_t) or (spec.direction == "higher" and warn_t > pass_t):
+        raise ValueError(OVERRIDE_ORDER_ERROR.format(metric_id, spec.direction, pass_t, warn_t))
+    return pass_t, warn_t
+
+
+def status_for(metric_id: str, value: float | None, thresholds_override: dict[str, Any] | None = None) -> str:
+    """Return "pass", "warn" or "fail" for a metric value (thresholds inclusive).
+
+    A value of None (not finite) fails: a number the audit could not establish is not evidence.
+    """
+    pass_t, warn_t = thresholds_for(metric_id, thresholds_override)
+    if value is None:
+        return FAIL
+    if CATALOG[metric_id].direction == "lower":
+        return PASS if value <= pass_t else WARN if value <= warn_t else FAIL
+    return PASS if value >= pass_t else WARN if value >= warn_t else FAIL
+
+
+def dimension_scores(statuses: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """Return {dimension: {"score", "metrics"}}: mean of pass 1 / warn 0.5 / fail 0, n/a left out."""
+    out = {}
+    for dimension, ids in DIMENSIONS.items():
+        points = [STATUS_POINTS[statuses[i]] for i in ids if statuses.get(i) in STATUS_POINTS]
+        out[dimension] = {"score": sum(points) / len(points) if points else None, "metrics": ids}
+    return out

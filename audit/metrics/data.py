@@ -1,0 +1,138 @@
+"""Data governance (DATA-01 … DATA-03): datasheet completeness, representation, poisoning scan."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from audit.metrics.fairness import encode_groups, sensitive_groups
+from audit.metrics.state import AuditState, MetricOutcome, sample_rows
+from audit.metrics.transparency import NOT_REGISTERED, is_filled
+
+__all__ = ["DATASHEET_FIELDS", "datasheet_completeness", "spectral_scores", "flag_outliers", "spectral_flags", "SPECTRAL_K"]
+
+DATASHEET_FIELDS = (
+    "sources",
+    "collection_period",
+    "collection_method",
+    "preprocessing",
+    "labelling_method",
+    "personal_data",
+    "licences",
+    "known_biases",
+)
+SPECTRAL_K = 100.0  # on Adult (encoded inputs): clean 0.006 at seed 0; a 3 % max-value trigger fully flagged
+MAD_TO_SIGMA = 1.4826
+EMPTY_REPRESENTATIONS_ERROR = "Spectral signatures need at least two rows of representations."
+
+
+def _personal_data_filled(sheet: dict[str, Any]) -> bool:
+    """"No", or "yes" with its legal basis (as `personal_data_legal_basis` or inside a dict)."""
+    value = sheet.get("personal_data")
+    if isinstance(value, dict):
+        return value.get("contains") is False or (bool(value.get("contains")) and is_filled(value.get("legal_basis")))
+    if value is False or (isinstance(value, str) and value.strip().lower() == "no"):
+        return True
+    if value is True or (isinstance(value, str) and value.strip().lower() == "yes"):
+        return is_filled(sheet.get("personal_data_legal_basis"))
+    return False
+
+
+def datasheet_completeness(sheet: dict[str, Any]) -> tuple[float, list[str]]:
+    r"""Return (share of the 8 datasheet fields filled, the missing fields).
+
+    .. math:: C = |\{f : f \text{ filled}\}| / 8
+
+    Personal data counts as filled when it says "no", or "yes" with a legal basis; 1 means complete.
+    """
+    missing = [f for f in DATASHEET_FIELDS
+               if not (_personal_data_filled(sheet) if f == "personal_data" else is_filled(sheet.get(f)))]
+    return 1 - len(missing) / len(DATASHEET_FIELDS), missing
+
+
+def datasheet_outcome(state: AuditState) -> MetricOutcome:
+    """DATA-01 from `AuditContext.datasheet`."""
+    context = state.context
+    if context is None or not context.registered:
+        return MetricOutcome(None, reason=NOT_REGISTERED)
+    value, missing = datasheet_completeness(context.datasheet or {})
+    return MetricOutcome(value, {"fields": len(DATASHEET_FIELDS), "missing": missing,
+                                 "not_counted": ["size (recorded automatically)"]})
+
+
+def spectral_scores(representations: np.ndarray) -> np.ndarray:
+    r"""Return spectral-signature scores :math:`s_i = \langle r_i - \mu, v\rangle^2` (Tran et al. 2018).
+
+    v is the top right singular vector of the centred representations; large scores mark rows
+    that share one unusual direction, as a backdoor's trigger does.
+    """
+    r = np.asarray(representations, dtype=np.float64).reshape(len(representations), -1)
+    if len(r) < 2:
+        raise ValueError(EMPTY_REPRESENTATIONS_ERROR)
+    centred = r - r.mean(axis=0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    return (centred @ vt[0]) ** 2
+
+
+def flag_outliers(scores: np.ndarray, *, k: float = SPECTRAL_K) -> np.ndarray:
+    r"""Return the mask :math:`s_i > \mathrm{median}(s) + k \cdot 1.4826 \cdot \mathrm{MAD}(s)`."""
+    median = np.median(scores)
+    mad = np.median(np.abs(scores - median))
+    return scores > median + k * MAD_TO_SIGMA * mad
+
+
+def spectral_flags(representations: np.ndarray, labels: np.ndarray, *, k: float = SPECTRAL_K) -> np.ndarray:
+    """Return the rows flagged by spectral signatures computed separately within each class of `labels`."""
+    r = np.asarray(representations, dtype=np.float64).reshape(len(representations), -1)
+    flagged = np.zeros(len(r), dtype=bool)
+    for c in np.unique(labels):
+        members = np.flatnonzero(labels == c)
+        if len(members) >= 2:
+            flagged[members] = flag_outliers(spectral_scores(r[members]), k=k)
+    return flagged
+
+
+def poisoning_outcome(state: AuditState) -> MetricOutcome:
+    """DATA-03: share of sampled training rows flagged by per-class spectral signatures."""
+    rows = sample_rows(len(state.data.x_train), state.config["poisoning_rows"], seed=state.seed + 4)
+    if len(rows) == 0:
+        return MetricOutcome(None, reason="no training rows")
+    x, y = state.data.x_train[rows], state.data.y_train[rows]
+    reps = state.model.representations
+    flagged = spectral_flags(np.asarray(reps(x)) if reps is not None else state.flat(x), y)
+    by_class = {state.model.classes[int(c)]: {"rows": int((y == c).sum()), "flagged": int(flagged[y == c].sum())}
+                for c in np.unique(y)}
+    details = {"k": SPECTRAL_K, "rows": int(len(rows)), "by_class": by_class,
+               "representations": "penultimate layer" if reps is not None else "encoded inputs"}
+    return MetricOutcome(float(flagged.mean()), details)
+
+
+def representation_ratio(state: AuditState) -> MetricOutcome:
+    """DATA-02: min_g n_g / max_g n_g over training rows per attribute; the worst attribute.
+
+    .. math:: R_A = \\min_g n_g / \\max_g n_g
+
+    1 means every group is equally represented in the training rows; 0.05 means the smallest
+    group has one row for every twenty of the largest.
+    """
+    if not state.data.sensitive_train or not sensitive_groups(state, "train"):
+        return MetricOutcome(None, reason="no sensitive attribute declared")
+    if len(state.data.x_train) == 0:
+        return MetricOutcome(None, reason="no training rows")
+    by_attribute, worst, worst_name = {}, None, None
+    for name, (values, edges) in sensitive_groups(state, "train").items():
+        labels, codes = encode_groups(values)
+        counts = np.bincount(codes, minlength=len(labels))
+        keep = counts >= state.config["min_group_size"]
+        ratio = float(counts[keep].min() / counts[keep].max()) if keep.sum() >= 2 else None
+        by_attribute[name] = {"value": ratio, "counts": {str(g): int(n) for g, n in zip(labels, counts, strict=True)},
+                              "dropped_groups": [str(g) for g in labels[~keep]]}
+        if edges is not None:
+            by_attribute[name]["bins"] = edges
+        if ratio is not None and (worst is None or ratio < worst):
+            worst, worst_name = ratio, name
+    details = {"by_attribute": by_attribute, "worst_attribute": worst_name}
+    if worst is None:
+        return MetricOutcome(None, details, reason="no sensitive attribute has two groups in the training rows")
+    return MetricOutcome(worst, details)

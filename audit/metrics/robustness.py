@@ -1,0 +1,208 @@
+"""Robustness (ROB-01 … ROB-04): FGSM, PGD, surrogate transfer and Gaussian noise.
+
+Attacks move continuous columns only, in standardised units (ε times the training standard
+deviation), and clip to the training range; images move in pixel space within [0, 1]. A
+black-box model has no gradients: attacks are crafted on the ROB-03 logistic-regression
+surrogate and transferred, and the details say so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from sklearn.linear_model import LogisticRegression
+
+from audit.metrics.state import AuditState, MetricOutcome, PerturbationSpace
+
+__all__ = ["fgsm", "pgd", "noise_accuracy", "LinearSurrogate"]
+
+LossModel = Callable[[torch.Tensor], torch.Tensor]
+
+
+def _loss_grad_sign(logits_fn: LossModel, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    x = x.detach().requires_grad_(True)
+    with torch.enable_grad():
+        loss = torch.nn.functional.cross_entropy(logits_fn(x), y, reduction="sum")
+        (grad,) = torch.autograd.grad(loss, x)
+    return grad.sign()
+
+
+def fgsm(logits_fn: LossModel, x: torch.Tensor, y: torch.Tensor, *, epsilon: float, space: PerturbationSpace,
+         batch_size: int = 8192) -> torch.Tensor:
+    r"""Return FGSM examples :math:`\mathrm{clip}(x + \varepsilon\,s\odot m\odot\mathrm{sign}\nabla_x \ell(f(x), y))`.
+
+    s is the per-column scale (training std), m the mask of moving columns; one step of size ε.
+    """
+    out = [space.clip(xb + space.step(_loss_grad_sign(logits_fn, xb, yb), epsilon))
+           for xb, yb in zip(x.split(batch_size), y.split(batch_size), strict=True)]
+    return torch.cat(out).detach() if out else x.clone()
+
+
+def pgd(logits_fn: LossModel, x: torch.Tensor, y: torch.Tensor, *, epsilon: float, steps: int,
+        space: PerturbationSpace, generator: torch.Generator, batch_size: int = 8192) -> torch.Tensor:
+    r"""Return PGD examples (L∞ ball of ε standardised units, `steps` steps of 2.5ε/steps, random start).
+
+    .. math:: x^{t+1} = \mathrm{clip}\bigl(\Pi_{B_\varepsilon(x)}(x^t + \alpha\,s\odot m\odot
+              \mathrm{sign}\nabla \ell)\bigr),\quad x^0 = \mathrm{clip}(x + \varepsilon\,s\odot m\odot u),
+              u \sim U[-1, 1]
+
+    The random start is drawn for all rows at once, so results do not depend on `batch_size`.
+    """
+    start = torch.rand(x.shape, generator=generator, dtype=torch.float64).to(x) * 2 - 1
+    alpha = 2.5 * epsilon / steps
+    out = []
+    for xb, yb, ub in zip(x.split(batch_size), y.split(batch_size), start.split(batch_size), strict=True):
+        radius = space.step(torch.ones_like(xb), epsilon)
+        adv = space.clip(xb + space.step(ub, epsilon))
+        for _ in range(steps):
+            adv = adv + space.step(_loss_grad_sign(logits_fn, adv, yb), alpha)
+            adv = space.clip(torch.max(torch.min(adv, xb + radius), xb - radius))
+        out.append(adv.detach())
+    return torch.cat(out) if out else x.clone()
+
+
+def noise_accuracy(predict: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, y: torch.Tensor, *,
+                   sigma: float, draws: int, space: PerturbationSpace, generator: torch.Generator) -> float:
+    r"""Return mean accuracy over `draws` copies of x with N(0, σ) standardised noise, clipped.
+
+    .. math:: \frac{1}{D}\sum_{d} \frac{1}{n}\sum_i [f(\mathrm{clip}(x_i + \sigma s\odot m\odot z_{di})) = y_i]
+    """
+    accs = []
+    for _ in range(draws):
+        noise = torch.randn(x.shape, generator=generator, dtype=torch.float64).to(x)
+        accs.append(float((predict(space.clip(x + space.step(noise, sigma))) == y).double().mean()))
+    return float(np.mean(accs))
+
+
+class LinearSurrogate(torch.nn.Module):
+    """A fitted sklearn logistic regression as a differentiable torch module (logits per class)."""
+
+    def __init__(self, fitted: LogisticRegression, n_classes: int, dtype: torch.dtype, device: torch.device):
+        super().__init__()
+        coef = torch.as_tensor(fitted.coef_, dtype=dtype, device=device)
+        bias = torch.as_tensor(fitted.intercept_, dtype=dtype, device=device)
+        if coef.shape[0] == 1:  # binary sklearn: one logit for classes_[1]
+            coef, bias = torch.cat([torch.zeros_like(coef), coef]), torch.cat([torch.zeros_like(bias), bias])
+        full_w = torch.zeros(n_classes, coef.shape[1], dtype=dtype, device=device)
+        full_b = torch.full((n_classes,), -1e4, dtype=dtype, device=device)
+        classes = torch.as_tensor(fitted.classes_, dtype=torch.long, device=device)
+        full_w[classes], full_b[classes] = coef, bias
+        self.weight, self.bias = full_w, full_b
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.reshape(len(x), -1) @ self.weight.T + self.bias
+
+
+# ------------------------------------------------------------------------------ engine side
+def surrogate(state: AuditState) -> LinearSurrogate | None:
+    """Return the logistic-regression surrogate fitted to the model's ŷ on training rows (once)."""
+    if "_surrogate" not in state.__dict__:
+        rows = state.surrogate_rows
+        y = state.yhat_train[rows]
+        fitted = None
+        if len(np.unique(y)) >= 2:
+            lr = LogisticRegression(max_iter=1000, random_state=state.seed)
+            fitted = LinearSurrogate(lr.fit(state.flat(state.data.x_train[rows]), y), state.n_classes,
+                                     state.dtype, state.device)
+        state.__dict__["_surrogate"] = fitted
+    return state.__dict__["_surrogate"]
+
+
+def _eval_tensors(state: AuditState) -> tuple[torch.Tensor, torch.Tensor]:
+    if "_eval_tensors" not in state.__dict__:
+        x = state.to_tensor(state.data.x_eval)
+        state.__dict__["_eval_tensors"] = (x, torch.as_tensor(state.data.y_eval, dtype=torch.long, device=state.device))
+    return state.__dict__["_eval_tensors"]
+
+
+def _attack_model(state: AuditState) -> tuple[LossModel | None, str]:
+    if state.model.differentiable:
+        return state.logits, "white-box gradients of the model"
+    return surrogate(state), "transferred from the logistic-regression surrogate (black-box model)"
+
+
+def adversarial(state: AuditState, kind: str) -> torch.Tensor | None:
+    """Return FGSM ("fgsm"), PGD ("pgd") or surrogate-FGSM ("transfer") examples of all evaluation rows."""
+    key = f"_adv_{kind}"
+    if key not in state.__dict__:
+        x, y = _eval_tensors(state)
+        fn = surrogate(state) if kind == "transfer" else _attack_model(state)[0]
+        cfg, adv = state.config, None
+        if fn is not None and kind == "pgd":
+            adv = pgd(fn, x, y, epsilon=cfg["epsilon"], steps=cfg["pgd_steps"], space=state.space,
+                      generator=state.generator(4), batch_size=state.batch_size)
+        elif fn is not None:
+            adv = fgsm(fn, x, y, epsilon=cfg["epsilon"], space=state.space, batch_size=state.batch_size)
+        state.__dict__[key] = adv
+    return state.__dict__[key]
+
+
+def _predict(state: AuditState, x: torch.Tensor) -> torch.Tensor:
+    return torch.cat([state.predict_tensor(xb) for xb in x.split(state.batch_size)])
+
+
+def _relative_accuracy(state: AuditState, kind: str, extra: dict) -> MetricOutcome:
+    if len(state.data.x_eval) == 0:
+        return MetricOutcome(None, reason="no evaluation rows")
+    method = _attack_model(state)[1]
+    adv = adversarial(state, kind)
+    if adv is None:
+        return MetricOutcome(None, reason="the model predicts one class on the training rows: no surrogate to attack")
+    clean = state.accuracy_eval
+    attacked = float((_predict(state, adv) == _eval_tensors(state)[1]).double().mean())
+    details = {"epsilon": state.config["epsilon"], "gradients": method, "clean_accuracy": clean,
+               "adversarial_accuracy": attacked, **extra}
+    if clean == 0:
+        return MetricOutcome(None, {**details, "note": "clean accuracy is 0: the ratio is undefined"})
+    return MetricOutcome(attacked / clean, details)
+
+
+def fgsm_outcome(state: AuditState) -> MetricOutcome:
+    """ROB-01: accuracy under FGSM divided by clean accuracy."""
+    return _relative_accuracy(state, "fgsm", {"units": _units(state)})
+
+
+def pgd_outcome(state: AuditState) -> MetricOutcome:
+    """ROB-02: accuracy under PGD divided by clean accuracy."""
+    steps = state.config["pgd_steps"]
+    return _relative_accuracy(state, "pgd", {"steps": steps, "step_size": 2.5 * state.config["epsilon"] / steps,
+                                             "random_start": True, "units": _units(state)})
+
+
+def _units(state: AuditState) -> str:
+    return "pixels in [0, 1]" if state.data.image else "training std, continuous columns only, clipped to training range"
+
+
+def transfer_outcome(state: AuditState) -> MetricOutcome:
+    """ROB-03: share of surrogate-fooling FGSM examples (of correctly classified rows) that flip the model."""
+    adv = adversarial(state, "transfer")
+    if adv is None:
+        return MetricOutcome(None, reason="the model predicts one class on the training rows: no surrogate to fit")
+    _, y = _eval_tensors(state)
+    correct = torch.as_tensor(state.yhat_eval, device=state.device) == y
+    fools = surrogate(state)(adv).argmax(dim=1) != y
+    eligible = correct & fools
+    details = {"epsilon": state.config["epsilon"], "surrogate": "logistic regression on the model's predictions",
+               "training_rows": int(len(state.surrogate_rows)), "eligible_rows": int(eligible.sum())}
+    if int(eligible.sum()) == 0:
+        return MetricOutcome(None, details, reason="no correctly classified row whose example fools the surrogate")
+    flipped = _predict(state, adv[eligible]) != y[eligible]
+    return MetricOutcome(float(flipped.double().mean()), details)
+
+
+def noise_outcome(state: AuditState) -> MetricOutcome:
+    """ROB-04: mean accuracy under Gaussian noise divided by clean accuracy."""
+    if len(state.data.x_eval) == 0:
+        return MetricOutcome(None, reason="no evaluation rows")
+    x, y = _eval_tensors(state)
+    cfg = state.config
+    noisy = noise_accuracy(lambda z: _predict(state, z), x, y, sigma=cfg["noise_sigma"], draws=cfg["noise_draws"],
+                           space=state.space, generator=state.generator(5))
+    clean = state.accuracy_eval
+    details = {"sigma": cfg["noise_sigma"], "draws": cfg["noise_draws"], "clean_accuracy": clean,
+               "noisy_accuracy": noisy, "units": _units(state)}
+    if clean == 0:
+        return MetricOutcome(None, {**details, "note": "clean accuracy is 0: the ratio is undefined"})
+    return MetricOutcome(noisy / clean, details)
