@@ -9,7 +9,7 @@ from rest_framework.response import Response
 
 from accounts.choices import Action
 from accounts.models import Organization
-from accounts.permissions import get_visible_or_404, organization_for_create
+from accounts.permissions import get_visible_or_404, organization_for_create, organization_lookup, parse_id
 from assay.api import error_body
 from assay.viewsets import OrganizationScopedViewSet
 
@@ -74,7 +74,7 @@ class VersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organizat
         for param in ("system", "name"):
             value = self.request.query_params.get(param)
             if value:
-                if param == "system" and not value.isdigit():
+                if param == "system" and parse_id(value) is None:
                     raise serializers.ValidationError({"system": ["Expected an integer id"]})
                 queryset = queryset.filter(**{param: value})
         return queryset
@@ -186,13 +186,13 @@ class AuditLogViewSet(mixins.ListModelMixin, OrganizationScopedViewSet):
             "first_broken": serializers.DictField(required=False),
         }, many=True),
     )
-    @action(detail=False, methods=["get"])
+    @action(detail=False, methods=["get"], pagination_class=None)
     def verify(self, request):
         """Verify the chain of every organisation the caller may see: ok and entries, or the first broken entry."""
         orgs = Organization.objects.restrict(request.user, Action.VIEW)
         ref = request.query_params.get("organization")
         if ref:
-            orgs = orgs.filter(**({"pk": int(ref)} if ref.isdigit() else {"slug": ref}))
+            orgs = orgs.filter(**organization_lookup(ref))
         return Response([{"organization": org.pk, "slug": org.slug, **auditlog.verify(org.pk)} for org in orgs])
 
 
