@@ -51,6 +51,8 @@ class Organization(models.Model):
 
     def _unique_slug(self) -> str:
         base = slugify(self.name)[:70] or "org"
+        if base.isdigit():
+            base = f"org-{base}"
         slug, n = base, 1
         while Organization.objects.filter(slug=slug).exists():
             n += 1

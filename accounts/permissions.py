@@ -10,6 +10,22 @@ from django.http import Http404
 from .choices import ROLES_FOR_ACTION, Action
 from .models import Membership, Organization
 
+MAX_ID = 2**63 - 1
+
+
+def parse_id(ref) -> int | None:
+    """Return `ref` as a database id, or None when it is not one (a slug, or out of range)."""
+    ref = str(ref)
+    if ref.isascii() and ref.isdigit() and int(ref) <= MAX_ID:
+        return int(ref)
+    return None
+
+
+def organization_lookup(ref) -> dict:
+    """Return the filter that finds an organisation by id or slug."""
+    pk = parse_id(ref)
+    return {"pk": pk} if pk is not None else {"slug": str(ref)}
+
 
 def restrict(queryset, user, action: str = Action.VIEW):
     """Return the part of `queryset` that `user` may do `action` on."""
@@ -65,8 +81,7 @@ def organization_for_create(user, organization_ref, action: str = Action.CHANGE)
             raise ValueError("Name the organization: you belong to %s." % ("none" if not orgs else "several"))
         org = orgs[0]
     else:
-        ref = str(organization_ref)
-        org = visible.filter(pk=int(ref)).first() if ref.isdigit() else visible.filter(slug=ref).first()
+        org = visible.filter(**organization_lookup(organization_ref)).first()
         if org is None:
             raise Http404("Organization not found.")
     require(user, org, action)

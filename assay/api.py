@@ -1,16 +1,29 @@
-"""API conventions shared by every app: one error body shape, pagination, the base viewset."""
+"""API conventions shared by every app: one error body shape, pagination, the router."""
 
 import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, JsonResponse
-from rest_framework import exceptions, pagination, status
+from rest_framework import exceptions, pagination, routers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from audit.artifacts import ArtifactIntegrityError
 
 logger = logging.getLogger(__name__)
+
+
+class OptionalSlashRouter(routers.DefaultRouter):
+    """Answer /api/v1/systems and /api/v1/systems/ alike (DRF's trailing_slash is only on or off).
+
+    An app's own router (included under /api/v1/ beside the project's) passes root_view=False,
+    so that /api/v1/ keeps one root.
+    """
+
+    def __init__(self, *, root_view: bool = True):
+        super().__init__()
+        self.trailing_slash = "/?"
+        self.include_root_view = root_view
 
 
 class Pagination(pagination.PageNumberPagination):

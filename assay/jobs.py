@@ -68,6 +68,12 @@ def reporter(model, pk) -> tuple[Callable[[int, str], None], Callable[[], bool]]
     return progress, should_cancel
 
 
+def request_cancel(model, pk) -> None:
+    """Cancel a queued job at once; flag a running one, which stops at its next check of `should_cancel`."""
+    model.objects.filter(pk=pk, status=JobStatus.QUEUED).update(status=JobStatus.CANCELLED)
+    model.objects.filter(pk=pk).update(cancel_requested=True)
+
+
 def finish(model, pk, status: str, **fields) -> bool:
     """Move a running job to a final status; True when it was still running."""
     now = timezone.now()

@@ -48,6 +48,10 @@ SECRET_KEY = os.getenv("ASSAY_SECRET_KEY") or _development_secret("secret_key", 
 ASSAY_ENCRYPTION_KEY = os.getenv("ASSAY_ENCRYPTION_KEY") or _development_secret("encryption_key", 32)
 ASSAY_MAX_UPLOAD_MB = envint("ASSAY_MAX_UPLOAD_MB", 200)
 ASSAY_GPU_QUEUE = envbool("ASSAY_GPU_QUEUE", "0")
+# Watermarking: the XMP namespace of the AIGC label (not settled by GB 45438; see WATERMARK.md) and
+# the PEM file of CAs whose C2PA signatures count as trusted (empty: every signature is "untrusted").
+ASSAY_AIGC_XMP_NAMESPACE = os.getenv("ASSAY_AIGC_XMP_NAMESPACE", "http://www.tc260.org.cn/ns/AIGC/1.0/")
+ASSAY_C2PA_TRUST_ANCHORS = os.getenv("ASSAY_C2PA_TRUST_ANCHORS", "")
 ASSAY_ARTIFACT_DIR = Path(os.getenv("ASSAY_ARTIFACT_DIR", DATA_DIR / "artifacts"))
 ALLOWED_HOSTS = [h for h in os.getenv("ASSAY_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [o for o in os.getenv("ASSAY_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
@@ -65,6 +69,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_celery_beat",
     "django_celery_results",
     "accounts",
@@ -77,6 +82,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "assay.middleware.UploadLimitMiddleware",
+    "assay.security.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -160,6 +166,9 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         "MemberRoleEnum": "accounts.choices.Role",
         "ProviderRoleEnum": "audit.choices.ProviderRole",
@@ -198,9 +207,18 @@ CELERY_BEAT_SCHEDULE = {
 EMAIL_BACKEND = os.getenv("ASSAY_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.getenv("ASSAY_FROM_EMAIL", "assay@localhost")
 
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["ASSAY_CACHE_URL"]}
+    if os.getenv("ASSAY_CACHE_URL") else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+}
+
 if not DEBUG and envbool("ASSAY_PRODUCTION", "0"):
     SECURE_HSTS_SECONDS = 31536000
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
     SECURE_SSL_REDIRECT = envbool("ASSAY_SSL_REDIRECT", "1")
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True

@@ -2,21 +2,12 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework.routers import DefaultRouter
 
 from accounts import views as account_views
 from accounts.api.views import OrganizationViewSet
+from assay.api import OptionalSlashRouter
 from audit import views as audit_views
 from audit.api import views as audit_api
-
-
-class OptionalSlashRouter(DefaultRouter):
-    """Answer /api/v1/systems and /api/v1/systems/ alike (DRF's trailing_slash is only on or off)."""
-
-    def __init__(self):
-        super().__init__()
-        self.trailing_slash = "/?"
-
 
 router = OptionalSlashRouter()
 router.register("organizations", OrganizationViewSet, basename="organization")
@@ -33,7 +24,8 @@ urlpatterns = [
     path("api/v1/", include("compliance.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
-    path("login/", auth_views.LoginView.as_view(template_name="accounts/login.html"), name="login"),
+    path("login/", account_views.RateLimitedLoginView.as_view(), name="login"),
+    path("api/v1/auth/token", account_views.TokenView.as_view(), name="api-token"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("organization/switch/", account_views.switch_organization, name="switch-organization"),
     path("", audit_views.systems, name="systems"),

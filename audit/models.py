@@ -160,6 +160,13 @@ class ChainHead(models.Model):
     hash = models.CharField(max_length=64, default="0" * 64)
 
 
+class AuditLogQuerySet(OrganizationOwnedQuerySet):
+    """Entries' queryset: a bulk delete would bypass AuditLogEntry.delete(), so it refuses too."""
+
+    def delete(self):
+        raise ValueError("The audit log is append-only")
+
+
 class AuditLogEntry(models.Model):
     """One event: who did what to which object, chained to the previous entry by its hash."""
 
@@ -175,7 +182,7 @@ class AuditLogEntry(models.Model):
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
 
-    objects = OrganizationOwnedQuerySet.as_manager()
+    objects = AuditLogQuerySet.as_manager()
 
     class Meta:
         ordering = ["organization_id", "seq"]

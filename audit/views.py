@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts.choices import Action
-from accounts.permissions import can, get_visible_or_404, require
+from accounts.permissions import can, get_visible_or_404, parse_id, require
 
 from . import auditlog, charts, jobs
 from .metrics.catalog import CATALOG
@@ -125,10 +125,10 @@ def _detail_charts(metric_id: str, details: dict) -> list[str]:
 
 @login_required
 def audit_compare(request):
-    refs = [request.GET.get(k, "") for k in ("a", "b")]
-    if not all(r.isdigit() for r in refs):
+    refs = [parse_id(request.GET.get(k, "")) for k in ("a", "b")]
+    if None in refs:
         raise Http404("Give two audits: ?a=ID&b=ID")
-    a, b = (_visible_run(request, int(r)) for r in refs)
+    a, b = (_visible_run(request, r) for r in refs)
     comparison = jobs.compare(a, b) if a.result and b.result else None
     return render(request, "audit/audit_compare.html", {"a": a, "b": b, "comparison": comparison})
 
@@ -140,7 +140,7 @@ def audit_start(request, model_pk: int):
     require(request.user, model, Action.CHANGE)
     ref = request.POST.get("dataset_version", "")
     dataset = get_visible_or_404(DatasetVersion.objects.filter(organization=model.organization), request.user,
-                                 pk=int(ref) if ref.isdigit() else 0)
+                                 pk=parse_id(ref) or 0)
     try:
         run = jobs.start_audit(user=request.user, model_version=model, dataset_version=dataset, config={})
     except jobs.AuditError as exc:

@@ -1,6 +1,6 @@
 from django.db import transaction
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, status
+from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -9,6 +9,7 @@ from audit import auditlog
 
 from ..choices import Action, Role
 from ..models import Membership, Organization
+from ..permissions import get_visible_or_404, organization_lookup
 from .serializers import AddMemberSerializer, MembershipSerializer, OrganizationSerializer
 
 
@@ -23,10 +24,7 @@ class OrganizationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixi
         return Organization.objects.restrict(self.request.user, Action.VIEW)
 
     def get_object(self):
-        ref = self.kwargs["pk"]
-        lookup = {"pk": int(ref)} if str(ref).isdigit() else {"slug": ref}
-        from accounts.permissions import get_visible_or_404
-
+        lookup = organization_lookup(self.kwargs["pk"])
         return get_visible_or_404(Organization.objects.all(), self.request.user, **lookup)
 
     def perform_create(self, serializer):
@@ -48,8 +46,12 @@ class OrganizationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixi
         serializer = AddMemberSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         user, role = serializer.validated_data["user"], serializer.validated_data["role"]
-        if role == Role.OWNER:
+        current = org.role_of(user)
+        if Role.OWNER in (role, current):
             self.check_write(org, Action.OWN)
+        other_owners = org.memberships.filter(role=Role.OWNER).exclude(user=user)
+        if current == Role.OWNER and role != Role.OWNER and not other_owners.exists():
+            raise serializers.ValidationError({"role": ["The organisation needs an owner: make another member owner first"]})
         with transaction.atomic():
             membership, created = Membership.objects.update_or_create(
                 user=user, organization=org, defaults={"role": role}

@@ -209,7 +209,7 @@ class AuditRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organiza
         for param in ("model_version", "dataset_version", "status"):
             value = self.request.query_params.get(param)
             if value:
-                if param != "status" and not value.isdigit():
+                if param != "status" and parse_id(value) is None:
                     raise serializers.ValidationError({param: ["Expected an integer id"]})
                 queryset = queryset.filter(**{param: value})
         return queryset
@@ -255,10 +255,10 @@ class AuditRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organiza
     @action(detail=False, methods=["get"])
     def compare(self, request):
         """Compare two succeeded audits metric by metric: values, statuses, and what changed."""
-        refs = [request.query_params.get(k, "") for k in ("a", "b")]
-        if not all(r.isdigit() for r in refs):
+        refs = [parse_id(request.query_params.get(k, "")) for k in ("a", "b")]
+        if None in refs:
             raise serializers.ValidationError({"a": ["Give two audit ids: ?a=ID&b=ID"]})
-        a, b = (get_visible_or_404(AuditRun.objects.all(), request.user, pk=int(r)) for r in refs)
+        a, b = (get_visible_or_404(AuditRun.objects.all(), request.user, pk=r) for r in refs)
         for run in (a, b):
             if run.status != "succeeded":
                 return Response(error_body("not_ready", f"Audit {run.pk} is {run.status}"), status=status.HTTP_409_CONFLICT)
