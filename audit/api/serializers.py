@@ -57,11 +57,12 @@ class AISystemSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "created", "updated"]
         validators = []  # name uniqueness is checked in the view, per organisation
 
-    def validate_current_model(self, value):
-        instance = self.instance
-        if value is not None and (instance is None or value.system_id != instance.pk):
-            raise serializers.ValidationError("The current model must be a model version of this system")
-        return value
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Only this system's versions resolve, so ids of other organisations' models look like any unknown id.
+        system = self.instance if isinstance(self.instance, AISystem) else None
+        self.fields["current_model"].queryset = ModelVersion.objects.filter(system=system) if system else \
+            ModelVersion.objects.none()
 
 
 class DatasetVersionSerializer(serializers.ModelSerializer):

@@ -3,8 +3,8 @@
 import io
 import json
 import sys
-import zipfile
 import time
+import zipfile
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
