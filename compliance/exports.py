@@ -1,0 +1,60 @@
+"""Exports of a compliance document (live checklist or assessment): JSON, CSV, HTML and PDF."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.template.loader import render_to_string
+
+from . import pdf
+
+CONTENT_TYPES = {"json": "application/json", "csv": "text/csv; charset=utf-8", "html": "text/html; charset=utf-8",
+                 "pdf": "application/pdf"}
+CSV_COLUMNS = ("framework_bundle", "id", "instrument", "article", "title", "verification", "applies",
+               "applies_from", "in_force", "status", "status_reason", "applicability_reason", "evidence_type",
+               "evidence", "source_url")
+
+
+def render(document: dict[str, Any], fmt: str) -> bytes:
+    """Return the document in `fmt` (json, csv, html or pdf)."""
+    return {"json": to_json, "csv": to_csv, "html": to_html, "pdf": pdf.render}[fmt](document)
+
+
+def to_json(document: dict[str, Any]) -> bytes:
+    return json.dumps(document, indent=2, ensure_ascii=False, cls=DjangoJSONEncoder).encode()
+
+
+def to_csv(document: dict[str, Any]) -> bytes:
+    """Return CSV: comment lines naming the disclaimer and framework versions, then one row per item."""
+    out = io.StringIO()
+    out.write(f"# {document['disclaimer']}\n")
+    out.write(f"# system {document['system']['id']} {document['system']['name']}; evaluated on "
+              f"{document['evaluated_on']}\n")
+    for checklist in document["checklists"]:
+        for ver in checklist["framework_versions"]:
+            out.write(f"# framework {checklist['framework']}: {ver['file']} version {ver['version']} "
+                      f"sha256 {ver['sha256']}\n")
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for checklist in document["checklists"]:
+        for row in checklist["items"]:
+            links = "; ".join(f"{e['kind']}:{e.get('id', '')}" for e in row["evidence"])
+            writer.writerow((checklist["framework"], row["id"], row["framework"], row["article"], row["title"],
+                             row["verification"], row["applies"], row["applies_from"] or "", row["in_force"],
+                             row["status"], row["status_reason"], row["applicability_reason"],
+                             row["evidence_type"], links, row["source_url"]))
+    return out.getvalue().encode("utf-8")
+
+
+def to_html(document: dict[str, Any]) -> bytes:
+    return render_to_string("compliance/export.html", {"doc": document}).encode()
+
+
+def filename(document: dict[str, Any], fmt: str) -> str:
+    assessment = document.get("assessment")
+    stem = f"assessment-{assessment['id']}" if assessment else f"checklist-{document['system']['id']}"
+    return f"{stem}.{fmt}"
