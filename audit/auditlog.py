@@ -9,6 +9,7 @@ import json
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
+from django.utils import timezone
 
 from .models import AuditLogEntry, ChainHead
 
@@ -31,6 +32,12 @@ def _digest(entry: AuditLogEntry) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _millisecond_now():
+    """Return now to the millisecond: what a JSON dump keeps, so a restored entry hashes the same."""
+    now = timezone.now()
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
 def _jsonable(payload: dict) -> dict:
     return json.loads(json.dumps(payload or {}, cls=DjangoJSONEncoder))
 
@@ -47,7 +54,7 @@ def record(action: str, *, organization=None, actor=None, obj=None, payload: dic
             actor_name=getattr(actor, "username", "") or (actor if isinstance(actor, str) else "system"),
             action=action, object_type=object_type or (type(obj).__name__ if obj is not None else ""),
             object_id=object_id or (str(obj.pk) if obj is not None else ""), payload=_jsonable(payload),
-            prev_hash=head.hash,
+            prev_hash=head.hash, created=_millisecond_now(),
         )
         entry.hash = _digest(entry)
         entry.save()
