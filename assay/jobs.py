@@ -27,13 +27,23 @@ class JobCancelled(Exception):
 ROUTES: dict[str, str] = {}
 
 
-def job_task(name: str, *, queue: str = "default", soft_time_limit: int = 6 * 3600) -> Callable:
+def job_task(name: str, *, queue: str = "default", soft_time_limit: int = 6 * 3600, **options) -> Callable:
     """Return the decorator every Assay task goes through: stable name, queue, late acks, time limits."""
     ROUTES[name] = queue
     return shared_task(
         name=name, acks_late=True, reject_on_worker_lost=True,
-        soft_time_limit=soft_time_limit, time_limit=soft_time_limit + 60, ignore_result=True,
+        soft_time_limit=soft_time_limit, time_limit=soft_time_limit + 60, ignore_result=True, **options,
     )
+
+
+def retry_while_running(task, model, pk) -> None:
+    """Look again later at a job another worker holds, once that worker's heartbeat could be stale.
+
+    A message redelivered after its worker died finds the row still `running`; rather than block,
+    the task retries after STALE_AFTER, when `claim` takes the job over if the heartbeat stopped.
+    """
+    if model.objects.filter(pk=pk, status=JobStatus.RUNNING).exists():
+        raise task.retry(countdown=STALE_AFTER.total_seconds() + 1, max_retries=MAX_ATTEMPTS * 3)
 
 
 def route_task(name, args, kwargs, options, task=None, **kw):

@@ -8,7 +8,7 @@ import time
 from django.conf import settings
 from django.db import transaction
 
-from assay.jobs import JobCancelled, claim, finish, readable_error, reporter
+from assay.jobs import JobCancelled, claim, finish, readable_error, reporter, request_cancel
 
 from . import artifacts, auditlog, runner, services
 from .choices import FINISHED_STATUSES, JobStatus, ModelFormat
@@ -66,31 +66,41 @@ def cancel_audit(run: AuditRun, *, user) -> AuditRun:
     if run.status in FINISHED_STATUSES:
         raise AuditError(f"The audit has already {run.status}")
     with transaction.atomic():
-        AuditRun.objects.filter(pk=run.pk, status=JobStatus.QUEUED).update(status=JobStatus.CANCELLED)
-        AuditRun.objects.filter(pk=run.pk).update(cancel_requested=True)
+        request_cancel(AuditRun, run.pk)
         auditlog.record("audit.cancel", organization=run.organization, actor=user, obj=run)
     run.refresh_from_db()
     return run
 
 
-def execute_audit(run_id: int) -> None:
-    """Claim and run one audit; store its results in one transaction. Safe to call twice."""
+def execute_audit(run_id: int) -> bool:
+    """Claim and run one audit; store its results in one transaction. Safe to call twice.
+
+    Returns False when the job could not be claimed (finished, or held by a live worker).
+    """
     if not claim(AuditRun, run_id):
-        return
+        return False
     run = AuditRun.objects.select_related("model_version__artifact", "dataset_version__artifact").get(pk=run_id)
     progress, should_cancel = reporter(AuditRun, run_id)
     try:
         result = _compute(run, progress, should_cancel)
     except JobCancelled:
         finish(AuditRun, run_id, JobStatus.CANCELLED, stage="cancelled")
-        return
     except Exception as exc:  # the job must end readable, whatever broke
         logger.exception("Audit %s failed", run_id)
         if finish(AuditRun, run_id, JobStatus.FAILED, error=readable_error(exc)):
             auditlog.record("audit.fail", organization=run.organization_id, actor="worker", obj=run,
                             payload={"error": readable_error(exc)})
-        return
-    _store(run, result)
+    else:
+        _store(run, result)
+    _finished(run_id)
+    return True
+
+
+def _finished(run_id: int) -> None:
+    """Link the next step of a scheduled run (its report task, enqueued on commit); never wait for it."""
+    from .schedules import audit_finished
+
+    audit_finished(run_id)
 
 
 def _compute(run: AuditRun, progress, should_cancel) -> dict:
@@ -141,6 +151,8 @@ def context_for(run: AuditRun) -> AuditContext:
     mv = run.model_version
     training = mv.training_dataset or run.dataset_version
     expected = [("model.upload", "ModelVersion", mv.pk)]
+    if mv.dp and mv.dp.get("training_run"):  # a DP variant: its training run started and succeeded
+        expected += [(action, "DPTrainingRun", mv.dp["training_run"]) for action in ("dp.start", "dp.succeed")]
     expected += [("audit.start", "AuditRun", pk) for pk in
                  AuditRun.objects.filter(model_version=mv).values_list("pk", flat=True)]
     present = []

@@ -5,17 +5,11 @@ PostgreSQL + Redis in CI (DATABASE_URL, CELERY_BROKER_URL).
 """
 
 import io
-import os
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from django.conf import settings
-from django.db import connection
 
 from accounts.models import Organization
 from assay.celery import app
@@ -23,20 +17,13 @@ from audit import jobs, services
 from audit.datasets import Schema
 from audit.models import AISystem, AuditRun, MetricResult
 
+from tests.workers import start_worker, stop_worker
+
 pytestmark = [
     pytest.mark.worker,
     pytest.mark.django_db(transaction=True),
     pytest.mark.filterwarnings("ignore::celery.exceptions.AlwaysEagerIgnored"),
 ]
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _database_url() -> str:
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    user = db.get("USER") or "postgres"
-    return f"postgres://{user}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
 
 
 def _frame(n=600, seed=0) -> pd.DataFrame:
@@ -64,19 +51,9 @@ def registered_model(settings):
 
 @pytest.fixture
 def worker(registered_model):
-    env = {**os.environ, "ASSAY_CELERY_EAGER": "0", "DATABASE_URL": _database_url(),
-           "ASSAY_ARTIFACT_DIR": str(settings.ASSAY_ARTIFACT_DIR), "ASSAY_DATA_DIR": str(settings.DATA_DIR)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "assay", "worker", "-Q", "cpu,default", "--concurrency", "1",
-         "-l", "warning", "--without-gossip", "--without-mingle", "-n", f"test-{os.getpid()}@%h"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
+    proc = start_worker("test")
     yield proc
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    stop_worker(proc)
 
 
 def _wait_for(run_id: int, timeout: float = 180) -> AuditRun:
@@ -101,8 +78,7 @@ def test_it_runs_an_audit_on_a_real_worker_once(registered_model, worker):
 
     # then: one succeeded run, exactly one set of 23 metric results, progress complete
     if run.status != "succeeded":
-        worker.terminate()
-        pytest.fail(f"audit {run.status}: {run.error}\n{worker.communicate(timeout=20)[0][-3000:]}")
+        pytest.fail(f"audit {run.status}: {run.error}\n{stop_worker(worker)[-3000:]}")
     assert run.progress == 100 and run.attempts == 1 and run.device == "cpu"
     assert MetricResult.objects.filter(audit_run=run).count() == 23
     assert set(run.result["metrics"]) == set(MetricResult.objects.filter(audit_run=run).values_list("metric_id", flat=True))
