@@ -1,0 +1,203 @@
+"""The watermark API: stamp one image, verify one image, batches, records, policy and keys."""
+
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import mixins, serializers, status
+from rest_framework.decorators import action, api_view, parser_classes
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
+
+from accounts.choices import Action
+from accounts.models import Organization
+from accounts.permissions import get_visible_or_404, organization_for_create, organization_lookup, require
+from assay.api import error_body
+from assay.viewsets import OrganizationScopedViewSet
+from audit import artifacts
+from audit.models import AISystem
+
+from .. import jobs, services
+from ..choices import LAYERS, Source
+from ..models import ProvenanceRecord, WatermarkBatch
+from . import serializers as s
+
+IMAGE_RESPONSE = {(200, mime): OpenApiTypes.BINARY for mime in ("image/png", "image/jpeg", "image/webp")}
+
+
+def _organization(request, ref, action: str = Action.CHANGE) -> Organization:
+    try:
+        return organization_for_create(request.user, ref, action)
+    except ValueError as exc:
+        raise serializers.ValidationError({"organization": [str(exc)]}) from None
+
+
+def _options(request, data: dict, organization: Organization, source: str = Source.API) -> services.StampOptions:
+    system = None
+    if data.get("system") is not None:
+        system = get_visible_or_404(AISystem.objects.filter(organization=organization), request.user, pk=data["system"])
+    return services.StampOptions(
+        layers={name: data.get(name) for name in LAYERS}, text=data.get("text") or None,
+        corner=data.get("corner") or None, output_format=data.get("format") or None, system=system,
+        model_version=data.get("model_version") or "", source=source,
+    )
+
+
+def _read(upload) -> bytes:
+    return b"".join(upload.chunks())
+
+
+@extend_schema(request={"multipart/form-data": s.StampForm}, responses=IMAGE_RESPONSE, tags=["watermark"])
+@api_view(["POST"])
+@parser_classes([MultiPartParser, FormParser])
+def stamp(request):
+    """Stamp one image with the organisation's layers; the response is the stamped image.
+
+    Headers: X-Assay-Record (provenance record id), X-Assay-Produce-Id (AIGC ProduceID) and
+    X-Assay-Payload (the invisible watermark's payload, hex).
+    """
+    form = s.StampForm(data=request.data)
+    form.is_valid(raise_exception=True)
+    data = form.validated_data
+    organization = _organization(request, data.get("organization"))
+    options = _options(request, data, organization)
+    options.filename = data["file"].name
+    result, record = services.stamp(_read(data["file"]), organization=organization, user=request.user,
+                                    options=options)
+    response = HttpResponse(result.data, content_type=result.mime)
+    name = record.filename.rsplit(".", 1)[0] or "image"
+    response["Content-Disposition"] = f'attachment; filename="{name}-stamped.{result.format.lower().replace("jpeg", "jpg")}"'
+    response["X-Assay-Record"] = str(record.pk)
+    response["X-Assay-Produce-Id"] = record.produce_id_text
+    response["X-Assay-Payload"] = record.payload
+    return response
+
+
+@extend_schema(request={"multipart/form-data": s.VerifyForm}, responses={200: OpenApiTypes.OBJECT}, tags=["watermark"])
+@api_view(["POST"])
+@parser_classes([MultiPartParser, FormParser])
+def verify(request):
+    """Report every layer of an image: explicit label, AIGC metadata, C2PA manifest, invisible watermark.
+
+    Only the caller's organisations' keys are tried (or the one named by `organization`).
+    """
+    form = s.VerifyForm(data=request.data)
+    form.is_valid(raise_exception=True)
+    orgs = Organization.objects.restrict(request.user, Action.VIEW)
+    ref = form.validated_data.get("organization")
+    if ref:
+        orgs = orgs.filter(**organization_lookup(ref))
+        if not orgs.exists():
+            return Response(error_body("not_found", "Organization not found."), status=status.HTTP_404_NOT_FOUND)
+    report = services.verify(_read(form.validated_data["file"]), organizations=list(orgs), user=request.user)
+    return Response(report)
+
+
+class WatermarkBatchViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrganizationScopedViewSet):
+    """Batches: many images stamped by a worker, with progress; the result is one zip."""
+
+    queryset = WatermarkBatch.objects.all()
+    serializer_class = s.WatermarkBatchSerializer
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(request={"multipart/form-data": s.BatchForm}, responses={202: s.WatermarkBatchSerializer})
+    def create(self, request):
+        """Start a batch: `files` is one zip of images or several images. Poll GET …/batches/{id}."""
+        form = s.BatchForm(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        organization = _organization(request, data.get("organization"))
+        options = _options(request, data, organization, Source.BATCH)
+        files = [(f.name, _read(f)) for f in data["files"]]
+        batch = jobs.start_batch(user=request.user, organization=organization, files=files, options=options)
+        return Response(s.WatermarkBatchSerializer(batch).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(responses={(200, "application/zip"): OpenApiTypes.BINARY, 409: OpenApiResponse(description="not ready")})
+    @action(detail=True, methods=["get"])
+    def download(self, request, pk=None):
+        """Download the zip of stamped images (with results.json); 409 until the batch succeeded."""
+        batch = self.get_object()
+        require(request.user, batch, Action.DOWNLOAD)
+        if batch.result_artifact_id is None:
+            return Response(error_body("not_ready", f"The batch is {batch.status}; its zip exists once it succeeded"),
+                            status=status.HTTP_409_CONFLICT)
+        data = artifacts.read(batch.result_artifact)
+        response = HttpResponse(data, content_type="application/zip")
+        response["Content-Disposition"] = f'attachment; filename="watermark-batch-{batch.pk}.zip"'
+        return response
+
+
+class ProvenanceRecordViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrganizationScopedViewSet):
+    """Provenance records: one per stamped image, of the caller's organisations only."""
+
+    queryset = ProvenanceRecord.objects.select_related("organization")
+    serializer_class = s.ProvenanceRecordSerializer
+
+    @extend_schema(parameters=[OpenApiParameter("organization", str), OpenApiParameter("system", int),
+                               OpenApiParameter("payload", str)])
+    def list(self, request, *args, **kwargs):
+        """List records, newest first; filter by organization, system, payload."""
+        return super().list(request, *args, **kwargs)
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        system = self.request.query_params.get("system")
+        if system:
+            if not system.isdigit():
+                raise serializers.ValidationError({"system": ["Expected an integer id"]})
+            queryset = queryset.filter(system_id=int(system))
+        payload = self.request.query_params.get("payload")
+        if payload:
+            queryset = queryset.filter(payload=payload.lower())
+        return queryset
+
+    @extend_schema(responses=IMAGE_RESPONSE)
+    @action(detail=True, methods=["get"])
+    def download(self, request, pk=None):
+        """Download the stamped image when it was kept (dashboard and batch stamps)."""
+        record = self.get_object()
+        require(request.user, record, Action.DOWNLOAD)
+        if record.output_artifact_id is None:
+            return Response(error_body("not_found", "This stamp's image was returned to its caller, not kept"),
+                            status=status.HTTP_404_NOT_FOUND)
+        response = HttpResponse(artifacts.read(record.output_artifact), content_type=f"image/{record.format.lower()}")
+        response["Content-Disposition"] = f'attachment; filename="{record.output_artifact.filename}"'
+        return response
+
+
+@extend_schema(methods=["GET"], parameters=[OpenApiParameter("organization", str), OpenApiParameter("system", int)],
+               responses=s.WatermarkPolicySerializer, tags=["watermark"])
+@extend_schema(methods=["PUT", "PATCH"], parameters=[OpenApiParameter("organization", str),
+                                                     OpenApiParameter("system", int)],
+               request=s.WatermarkPolicySerializer, responses=s.WatermarkPolicySerializer, tags=["watermark"])
+@api_view(["GET", "PUT", "PATCH"])
+@parser_classes([JSONParser, FormParser, MultiPartParser])
+def policy(request):
+    """The stamping policy (layers, label text and corner, AIGC producer code) of an organisation or one system.
+
+    Owners and admins change it; every change is in the audit log.
+    """
+    write = request.method != "GET"
+    organization = _organization(request, request.query_params.get("organization"),
+                                 Action.MANAGE if write else Action.VIEW)
+    system = None
+    if request.query_params.get("system"):
+        system = get_visible_or_404(AISystem.objects.filter(organization=organization), request.user,
+                                    pk=request.query_params["system"] if request.query_params["system"].isdigit() else 0)
+    if write:
+        form = s.WatermarkPolicySerializer(data=request.data, partial=True)
+        form.is_valid(raise_exception=True)
+        services.update_policy(organization, dict(form.validated_data), user=request.user, system=system)
+    return Response(s.WatermarkPolicySerializer(services.policy_for(organization, system)).data)
+
+
+@extend_schema(request=None, parameters=[OpenApiParameter("organization", str)],
+               responses={201: OpenApiTypes.OBJECT}, tags=["watermark"])
+@api_view(["POST"])
+def rotate_key(request):
+    """Make a new watermark key the one that stamps (owners and admins); older keys keep verifying."""
+    organization = _organization(request, request.query_params.get("organization") or request.data.get("organization"),
+                                 Action.MANAGE)
+    key = services.create_key(organization, user=request.user)
+    return Response({"fingerprint": key.fingerprint, "created": key.created}, status=status.HTTP_201_CREATED)
+
+

@@ -1,0 +1,26 @@
+from django.db import models
+
+from .explicit import CORNERS
+
+LAYERS = ("visible", "metadata", "c2pa", "invisible")
+
+
+class Corner(models.TextChoices):
+    TOP_LEFT = CORNERS[0], "Top left"
+    TOP_RIGHT = CORNERS[1], "Top right"
+    BOTTOM_LEFT = CORNERS[2], "Bottom left"
+    BOTTOM_RIGHT = CORNERS[3], "Bottom right"
+
+
+class Source(models.TextChoices):
+    API = "api", "API"
+    DASHBOARD = "dashboard", "Dashboard"
+    CLI = "cli", "Command line"
+    BATCH = "batch", "Batch"
+
+
+class C2PAState(models.TextChoices):
+    VALID = "valid", "Valid (trusted certificate)"
+    VALID_UNTRUSTED = "valid-untrusted", "Valid, development certificate"
+    INVALID = "invalid", "Invalid"
+    ABSENT = "absent", "Absent"
