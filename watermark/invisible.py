@@ -8,13 +8,18 @@ How it works
   a quarter of the chips are a known *pilot*, the rest carry the payload (48 bits, convolutionally
   coded to 162 bits, each bit spread over ~4.7 chips per tile, in keyed positions with keyed
   signs). The tile repeats over the whole image and is added to the luminance (R, G and B move
-  together, chroma is untouched) at a fixed root-mean-square amplitude.
-* Detection whitens the luminance (local mean removed, divided by local contrast), and reads
-  the tile's period from the residual's autocorrelation: its peaks form the lattice of tile
-  positions, so rescaling, cropping and rotation are measured rather than searched. The
-  residual is resampled onto that lattice and folded into one tile (all repetitions added up);
-  the pilot's cyclic correlation gives the tile's offset and which of four 90° turns it is in;
-  the payload chips are then despread and Viterbi-decoded.
+  together, chroma is untouched), stronger where the picture is busy and weaker where it is
+  flat, at an overall amplitude that keeps PSNR above 40 dB (rounded to integers with a keyed
+  dither, so the mean amplitude survives the rounding).
+* Detection whitens the luminance (local mean removed, divided by local contrast) and finds the
+  lattice of tile positions: first the unchanged geometry (re-encoding, noise and brightness
+  leave it alone); then the residual's autocorrelation, whose peaks form that lattice, so
+  rescaling, cropping and rotation are measured rather than searched (pairs of strong peaks,
+  then a scored grid of scales and angles); last, a search of scale × angle scored by the keyed
+  pilot. The residual is folded onto a lattice (all repetitions of the tile added up); the
+  pilot's cyclic correlation gives the tile's offset and which of four 90° turns it is in; the
+  payload chips are then despread and Viterbi-decoded. Each stage runs only when the previous
+  ones found nothing.
 * The decision is a statistical test. Each coded bit's chips are summed and divided by the
   noise level (measured from how the chips of one bit scatter around their common value), so
   without a mark of this key the 162 values are independent standard normals; the score is
@@ -50,10 +55,10 @@ CODED_BITS = ecc.coded_length(PAYLOAD_BITS)
 WORK_SIDE = 512
 AMPLITUDE = 2.35  # mean change of luminance in grey levels; with dithered rounding PSNR ≈ 40.5 dB
 FALSE_POSITIVE_LIMIT = 1e-6
+MIN_REPORTED = 1e-300  # a stronger mark is reported as 1e-300 (a float would underflow to 0)
 DECODES = 10  # (lattice, turn) hypotheses decoded at most from the autocorrelation's lattices
 TRIALS = 32  # hypotheses counted in the union bound: ≥ DECODES + the pilot search's 2 lattices × 2 turns
 WHITEN_SIZE = 7
-SPECTRAL_SMOOTH = 0
 MASK_GAMMA = 0.5
 MASK_RANGE = (0.35, 2.0)
 BLOCK = 8  # contrast is measured on 8 × 8 blocks
@@ -238,7 +243,8 @@ def _block_energy(residual: np.ndarray) -> np.ndarray:
     h, w = residual.shape
     hb, wb = -(-h // BLOCK), -(-w // BLOCK)
     padded = np.pad(residual * residual, ((0, hb * BLOCK - h), (0, wb * BLOCK - w)), mode="edge")
-    return ndimage.uniform_filter(padded.reshape(hb, BLOCK, wb, BLOCK).mean(axis=(1, 3)), 3, mode="nearest")
+    energy = ndimage.uniform_filter(padded.reshape(hb, BLOCK, wb, BLOCK).mean(axis=(1, 3)), 3, mode="nearest")
+    return np.maximum(energy, 0.0)  # the running sum can leave -1e-7 where a block is flat
 
 
 #
@@ -265,12 +271,7 @@ def _autocorrelation(r: np.ndarray, reach: int) -> np.ndarray:
     shape = (sfft.next_fast_len(h + reach if reach > 0.45 * h else h, real=True),
              sfft.next_fast_len(w + reach if reach > 0.45 * w else w, real=True))
     spectrum = sfft.rfft2(r, s=shape, workers=1)
-    power = spectrum.real**2 + spectrum.imag**2
-    # Spectral whitening: divide by the local level, so the lattice's lines stand out of any texture.
-    if SPECTRAL_SMOOTH:
-        level = ndimage.uniform_filter(power, SPECTRAL_SMOOTH, mode=("wrap", "nearest"))
-        power = power / (level + 1e-6 * level.mean() + 1e-12)
-    acf = sfft.irfft2(power, s=shape, workers=1)
+    acf = sfft.irfft2(spectrum.real**2 + spectrum.imag**2, s=shape, workers=1)
     return acf / (acf[0, 0] + 1e-12)
 
 
@@ -484,7 +485,7 @@ def false_positive_probability(score: float) -> float:
     (see `_decode`); the union over every payload and every hypothesis tried bounds the chance
     that the best of them reaches `score`.
     """
-    return float(min(1.0, TRIALS * 2.0**PAYLOAD_BITS * special.ndtr(-score)))
+    return float(min(1.0, max(TRIALS * 2.0**PAYLOAD_BITS * special.ndtr(-score), MIN_REPORTED)))
 
 
 SCORE_THRESHOLD = float(-special.ndtri(FALSE_POSITIVE_LIMIT / (TRIALS * 2.0**PAYLOAD_BITS)))

@@ -23,7 +23,7 @@ from .services import StampOptions, WatermarkError, stamp
 logger = logging.getLogger(__name__)
 MAX_FILES = 1000
 MAX_ENTRY_BYTES = 100 * 1024 * 1024
-MAX_TOTAL_BYTES = 2 * 1024 * 1024 * 1024
+MAX_TOTAL_BYTES = 1024 * 1024 * 1024
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp")
 
 

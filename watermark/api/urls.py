@@ -1,20 +1,12 @@
 """API routes of the watermark app (included under /api/v1/ by assay/urls.py)."""
 
 from django.urls import include, path, re_path
-from rest_framework.routers import DefaultRouter
+
+from assay.api import OptionalSlashRouter
 
 from . import views
 
-
-class _Router(DefaultRouter):
-    include_root_view = False
-
-    def __init__(self):
-        super().__init__()
-        self.trailing_slash = "/?"
-
-
-router = _Router()
+router = OptionalSlashRouter(root_view=False)
 router.register("watermark/batches", views.WatermarkBatchViewSet, basename="watermark-batch")
 router.register("watermark/records", views.ProvenanceRecordViewSet, basename="watermark-record")
 
