@@ -204,7 +204,15 @@ CELERY_BEAT_SCHEDULE = {
     "reap-stale-jobs": {"task": "assay.jobs.reap", "schedule": 60.0, "options": {"queue": "default"}},
 }
 
-EMAIL_BACKEND = os.getenv("ASSAY_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# E-mail: the console backend unless an SMTP host is configured (or ASSAY_EMAIL_BACKEND names one).
+EMAIL_HOST = os.getenv("ASSAY_EMAIL_HOST", "")
+EMAIL_PORT = envint("ASSAY_EMAIL_PORT", 587)
+EMAIL_HOST_USER = os.getenv("ASSAY_EMAIL_USER", "")
+EMAIL_HOST_PASSWORD = os.getenv("ASSAY_EMAIL_PASSWORD", "")
+EMAIL_USE_TLS = envbool("ASSAY_EMAIL_USE_TLS", "1")
+EMAIL_TIMEOUT = envint("ASSAY_EMAIL_TIMEOUT", 20)
+EMAIL_BACKEND = os.getenv("ASSAY_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST
+                          else "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.getenv("ASSAY_FROM_EMAIL", "assay@localhost")
 
 SECURE_CONTENT_TYPE_NOSNIFF = True

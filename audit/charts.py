@@ -13,7 +13,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 STATUS_COLOURS = {"pass": "#1f7a3a", "warn": "#a86b00", "fail": "#b3261e", None: "#2456a6"}
 
 
-def _svg(fig) -> str:
+def figure_svg(fig) -> str:
+    """Return the matplotlib figure as inline SVG text (no XML prolog) and close it."""
     buffer = io.StringIO()
     fig.savefig(buffer, format="svg", bbox_inches="tight")
     plt.close(fig)
@@ -33,7 +34,7 @@ def dimension_chart(scores: dict[str, float | None]) -> str:
     ax.set_xlim(0, 1)
     ax.set_xlabel("score (pass = 1, warn = 0.5, fail = 0)")
     ax.spines[["top", "right"]].set_visible(False)
-    return _svg(fig)
+    return figure_svg(fig)
 
 
 def bar_chart(labels: list[str], values: list[float], *, title: str = "", xlabel: str = "",
@@ -47,4 +48,4 @@ def bar_chart(labels: list[str], values: list[float], *, title: str = "", xlabel
     ax.set_title(title, fontsize=10)
     ax.set_xlabel(xlabel)
     ax.spines[["top", "right"]].set_visible(False)
-    return _svg(fig)
+    return figure_svg(fig)

@@ -1,0 +1,217 @@
+"""API of scheduled audits and their reports: /api/v1/schedules (CRUD) and /api/v1/reports (read, PDF)."""
+
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, serializers, status
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from accounts.choices import Action
+from accounts.permissions import MAX_ID, get_visible_or_404, parse_id
+from assay.api import error_body
+from assay.viewsets import OrganizationScopedViewSet
+
+from .. import artifacts, auditlog, schedules
+from ..models import AISystem, DatasetVersion, ModelVersion, Report, Schedule
+from ..report_choices import ReportKind
+from .serializers import JSONObjectField
+
+#
+# Serializers
+#
+
+
+class ScheduleSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    organization_id = serializers.IntegerField(read_only=True)
+    name = serializers.CharField(max_length=200)
+    system = serializers.IntegerField(source="system_id", min_value=1, max_value=MAX_ID, help_text="The AI system audited")
+    model_version = serializers.IntegerField(source="model_version_id", required=False, allow_null=True,
+                                             min_value=1, max_value=MAX_ID,
+                                             default=None, help_text="Empty: the system's current model at run time")
+    dataset_version = serializers.IntegerField(source="dataset_version_id", min_value=1, max_value=MAX_ID)
+    cron = serializers.CharField(max_length=120, required=False, allow_blank=True, default="",
+                                 help_text='Five cron fields in UTC, e.g. "0 6 * * 1"; or give interval_seconds')
+    interval_seconds = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1,
+                                                max_value=366 * 24 * 3600)
+    config = JSONObjectField(required=False, default=dict, help_text="Audit parameters (METRICS.md)")
+    recipients = serializers.ListField(child=serializers.EmailField(), required=False, default=list)
+    webhook_url = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    webhook_secret = serializers.CharField(max_length=200, required=False, allow_blank=True, default="",
+                                           write_only=True, help_text="HMAC-SHA256 key; never shown again")
+    has_webhook_secret = serializers.SerializerMethodField()
+    enabled = serializers.BooleanField(required=False, default=True)
+    periodic_task = serializers.IntegerField(source="periodic_task_id", read_only=True, allow_null=True)
+    created = serializers.DateTimeField(read_only=True)
+    updated = serializers.DateTimeField(read_only=True)
+
+    def get_has_webhook_secret(self, obj) -> bool:
+        return bool(obj.webhook_secret)
+
+
+class ReportSerializer(serializers.ModelSerializer):
+    kind = serializers.CharField(read_only=True, help_text="audit, or failure (the audit did not succeed)")
+    size = serializers.IntegerField(source="artifact.size", read_only=True)
+    pdf = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Report
+        fields = ["id", "organization_id", "system", "schedule", "audit_run", "previous", "kind", "title",
+                  "alerts", "changed", "sha256", "size", "pdf", "created"]
+        read_only_fields = fields
+
+    def get_pdf(self, obj) -> str:
+        return f"/api/v1/reports/{obj.pk}/pdf"
+
+
+class ReportDetailSerializer(ReportSerializer):
+    facts = serializers.SerializerMethodField()
+
+    class Meta(ReportSerializer.Meta):
+        fields = ReportSerializer.Meta.fields + ["facts"]
+        read_only_fields = fields
+
+    def get_facts(self, obj) -> dict:
+        """Return what the report shows, without the chart SVGs."""
+        return {k: v for k, v in obj.content.items() if k != "charts"}
+
+
+#
+# Viewsets
+#
+
+
+def _int_param(request, name: str) -> int | None:
+    value = request.query_params.get(name)
+    if not value:
+        return None
+    if parse_id(value) is None:
+        raise serializers.ValidationError({name: ["Expected an integer id"]})
+    return parse_id(value)
+
+
+def resolve_ids(user, data: dict, system: AISystem | None = None) -> dict:
+    """Return validated schedule values with ids turned into objects `user` can see (others' ids: 404)."""
+    values = {k: v for k, v in data.items() if not k.endswith("_id")}
+    if "system_id" in data:
+        if system is not None and data["system_id"] != system.pk:
+            raise serializers.ValidationError({"system": ["A schedule's system cannot change"]})
+        system = get_visible_or_404(AISystem.objects.all(), user, pk=data["system_id"])
+    values["system"] = system
+    if "model_version_id" in data:
+        pk = data["model_version_id"]
+        values["model_version"] = None if pk is None else get_visible_or_404(
+            ModelVersion.objects.filter(system=system), user, pk=pk)
+    if "dataset_version_id" in data:
+        values["dataset_version"] = get_visible_or_404(
+            DatasetVersion.objects.filter(organization=system.organization), user, pk=data["dataset_version_id"])
+    return values
+
+
+class ScheduleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrganizationScopedViewSet):
+    """Recurring audits (django-celery-beat): each run audits, then renders, stores and sends a report."""
+
+    queryset = Schedule.objects.all()
+    serializer_class = ScheduleSerializer
+    write_action = Action.MANAGE
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        system = _int_param(self.request, "system")
+        return queryset.filter(system_id=system) if system is not None else queryset
+
+    @extend_schema(request=ScheduleSerializer, responses={201: ScheduleSerializer})
+    def create(self, request):
+        """Create a schedule (owners and admins); its beat entry is created with it."""
+        form = ScheduleSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        values = resolve_ids(request.user, form.validated_data)
+        self.check_write(values["system"])
+        schedule = schedules.create_schedule(user=request.user, values=values)
+        return Response(ScheduleSerializer(schedule).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=ScheduleSerializer, responses={200: ScheduleSerializer})
+    def update(self, request, pk=None, partial=False):
+        """Replace a schedule's settings (owners and admins); the beat entry follows."""
+        schedule = self.get_object()
+        self.check_write(schedule)
+        form = ScheduleSerializer(schedule, data=request.data, partial=partial)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data if partial else {**form.validated_data, "system_id": schedule.system_id}
+        changes = resolve_ids(request.user, data, system=schedule.system)
+        changes.pop("system")
+        schedule = schedules.update_schedule(schedule, user=request.user, changes=changes)
+        return Response(ScheduleSerializer(schedule).data)
+
+    @extend_schema(request=ScheduleSerializer, responses={200: ScheduleSerializer})
+    def partial_update(self, request, pk=None):
+        """Change some of a schedule's settings (owners and admins), e.g. {"enabled": false}."""
+        return self.update(request, pk, partial=True)
+
+    def destroy(self, request, pk=None):
+        """Delete a schedule and its beat entry (owners and admins); its reports stay."""
+        schedule = self.get_object()
+        self.check_write(schedule)
+        schedules.delete_schedule(schedule, user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=None, responses={202: OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["post"])
+    def run(self, request, pk=None):
+        """Fire the schedule now (owners and admins): an audit starts; its report follows when it ends."""
+        schedule = self.get_object()
+        self.check_write(schedule)
+        fired = schedules.fire(schedule.pk)
+        if fired is None:
+            return Response(error_body("conflict", "The schedule is disabled"), status=status.HTTP_409_CONFLICT)
+        return Response({"scheduled_run": fired.pk, "audit_run": fired.audit_run_id, "error": fired.error},
+                        status=status.HTTP_202_ACCEPTED)
+
+
+class ReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrganizationScopedViewSet):
+    """Immutable audit reports, listed per system; the PDF is hashed (SHA-256) and stored encrypted."""
+
+    queryset = Report.objects.select_related("artifact")
+    serializer_class = ReportSerializer
+
+    def get_serializer_class(self):
+        return ReportDetailSerializer if self.action == "retrieve" else ReportSerializer
+
+    @extend_schema(parameters=[OpenApiParameter("organization", str), OpenApiParameter("system", int),
+                               OpenApiParameter("schedule", int), OpenApiParameter("kind", str)])
+    def list(self, request, *args, **kwargs):
+        """List reports, newest first; filter by organization, system, schedule, kind (audit or failure)."""
+        return super().list(request, *args, **kwargs)
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        for name in ("system", "schedule"):
+            value = _int_param(self.request, name)
+            if value is not None:
+                queryset = queryset.filter(**{f"{name}_id": value})
+        kind = self.request.query_params.get("kind")
+        if kind:
+            if kind not in ReportKind.values:
+                raise serializers.ValidationError({"kind": [f"Expected one of {', '.join(ReportKind.values)}"]})
+            queryset = queryset.filter(kind=kind)
+        return queryset
+
+    @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY})
+    @action(detail=True, methods=["get"])
+    def pdf(self, request, pk=None):
+        """Download the report's PDF (its SHA-256 is checked on the way out)."""
+        report = self.get_object()
+        return pdf_response(report, request.user)
+
+
+def pdf_response(report: Report, user) -> HttpResponse:
+    """Return the stored PDF as a download, after checking it against the report's SHA-256."""
+    data = artifacts.read(report.artifact)
+    if report.artifact.sha256 != report.sha256:
+        raise artifacts.ArtifactIntegrityError(f"Report {report.pk}'s PDF does not match its recorded SHA-256")
+    auditlog.record("report.download", organization=report.organization_id, actor=user, obj=report,
+                    payload={"sha256": report.sha256})
+    response = HttpResponse(data, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="report-{report.pk}.pdf"'
+    return response

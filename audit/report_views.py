@@ -1,0 +1,109 @@
+"""Dashboard pages of reports and schedules: list, open and download reports; manage schedules."""
+
+import json
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+from rest_framework import serializers
+
+from accounts.choices import Action
+from accounts.permissions import can, get_visible_or_404, parse_id, require
+
+from . import schedules
+from .api.reports import ScheduleSerializer, pdf_response, resolve_ids
+from .models import AISystem, DatasetVersion, Report, Schedule
+
+
+@login_required
+def reports(request):
+    org = request.organization
+    rows = Report.objects.filter(organization=org).select_related("system", "schedule") if org else \
+        Report.objects.none()
+    system = parse_id(request.GET.get("system", ""))
+    if system is not None:
+        rows = rows.filter(system_id=system)
+    page = Paginator(rows.order_by("-created", "-id"), 50).get_page(request.GET.get("page"))
+    systems = AISystem.objects.filter(organization=org) if org else []
+    return render(request, "audit/reports.html", {"page": page, "systems": systems, "system": system})
+
+
+@login_required
+def report_detail(request, pk: int):
+    report = get_visible_or_404(Report.objects.select_related("system", "schedule"), request.user, pk=pk)
+    return render(request, "audit/report_detail.html", {"report_row": report, "report": report.content})
+
+
+@login_required
+def report_pdf(request, pk: int):
+    report = get_visible_or_404(Report.objects.select_related("artifact"), request.user, pk=pk)
+    return pdf_response(report, request.user)
+
+
+@login_required
+def schedules_page(request):
+    org = request.organization
+    manage = bool(org) and can(request.user, org.pk, Action.MANAGE)
+    if request.method == "POST":
+        if not manage:
+            raise Http404("Not found.")
+        if _create_from_form(request):
+            return redirect("schedules")
+    rows = Schedule.objects.filter(organization=org).select_related("system", "model_version", "dataset_version") \
+        if org else []
+    return render(request, "audit/schedules.html", {
+        "schedules": rows, "can_manage": manage, "form": request.POST if request.method == "POST" else {},
+        "systems": AISystem.objects.filter(organization=org) if org else [],
+        "datasets": DatasetVersion.objects.filter(organization=org).select_related("system") if org else [],
+    })
+
+
+def _create_from_form(request) -> bool:
+    post = request.POST
+    data = {"name": post.get("name", ""), "system": post.get("system", ""),
+            "dataset_version": post.get("dataset_version", ""),
+            "model_version": post.get("model_version") or None, "cron": post.get("cron", ""),
+            "interval_seconds": post.get("interval_seconds") or None,
+            "recipients": [r.strip() for r in post.get("recipients", "").replace(";", ",").split(",") if r.strip()],
+            "webhook_url": post.get("webhook_url", ""), "webhook_secret": post.get("webhook_secret", ""),
+            "config": post.get("config", "") or "{}", "enabled": True}
+    form = ScheduleSerializer(data=data)
+    try:
+        form.is_valid(raise_exception=True)
+        values = resolve_ids(request.user, form.validated_data)
+        require(request.user, values["system"], Action.MANAGE)
+        schedule = schedules.create_schedule(user=request.user, values=values)
+    except serializers.ValidationError as exc:
+        messages.error(request, "Invalid schedule: " + json.dumps(exc.detail, default=str))
+        return False
+    except schedules.ScheduleError as exc:
+        messages.error(request, str(exc))
+        return False
+    except Http404:
+        messages.error(request, "Unknown system, model or dataset version")
+        return False
+    messages.success(request, f"Schedule “{schedule.name}” created ({schedule.timing}).")
+    return True
+
+
+@login_required
+@require_POST
+def schedule_action(request, pk: int, op: str):
+    schedule = get_visible_or_404(Schedule.objects.all(), request.user, pk=pk)
+    require(request.user, schedule, Action.MANAGE)
+    if op == "toggle":
+        schedules.update_schedule(schedule, user=request.user, changes={"enabled": not schedule.enabled})
+        messages.success(request, f"Schedule “{schedule.name}” {'enabled' if schedule.enabled else 'paused'}.")
+    elif op == "delete":
+        schedules.delete_schedule(schedule, user=request.user)
+        messages.success(request, f"Schedule “{schedule.name}” deleted; its reports stay.")
+    elif op == "run":
+        fired = schedules.fire(schedule.pk)
+        messages.success(request, "Audit started; its report follows when it ends." if fired and fired.audit_run_id
+                         else f"No audit started: {fired.error if fired else 'the schedule is paused'}")
+    else:
+        raise Http404("Unknown action.")
+    return redirect("schedules")

@@ -1,0 +1,316 @@
+"""Audit reports: gather the facts of one audit, render one template to PDF, store, e-mail, webhook.
+
+The same template (templates/audit/report_body.html) renders the dashboard page and the PDF. A
+report keeps the facts it was rendered from (`content`), the alerts (metrics whose status got
+worse since the previous report of the same schedule, or of the system for unscheduled reports),
+and the SHA-256 of its PDF, which lives encrypted in the artifact store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import urllib.error
+import urllib.request
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from assay.pdf import html_to_pdf
+
+from . import alerts, artifacts, auditlog, charts
+from .choices import JobStatus
+from .metrics.catalog import CATALOG
+from .models import AISystem, AuditRun, Report, ReportDelivery, ScheduledRun
+from .report_choices import DeliveryChannel, DeliveryStatus, ReportKind
+
+logger = logging.getLogger(__name__)
+FRAMEWORKS = ("eu_ai_act", "cn_genai")
+WEBHOOK_TIMEOUT_S = 5
+WEBHOOK_MAX_ATTEMPTS = 3
+WEBHOOK_BACKOFF_S = (10, 60)  # before the 2nd and the 3rd attempt
+
+
+class ReportError(ValueError):
+    def __init__(self, message: str, fields: dict | None = None):
+        super().__init__(message)
+        self.fields = fields or {}
+
+
+#
+# Facts
+#
+
+
+def metric_rows(run: AuditRun) -> list[dict[str, Any]]:
+    """Return the 23 metrics of a run in catalog order: value, status, thresholds, reason."""
+    stored = (run.result or {}).get("metrics", {})
+    rows = []
+    for mid, spec in CATALOG.items():
+        m = stored.get(mid, {})
+        op = "≤" if spec.direction == "lower" else "≥"
+        rows.append({"id": mid, "name": spec.name, "dimension": spec.dimension, "value": m.get("value"),
+                     "status": m.get("status"), "reason": m.get("reason") or "",
+                     "thresholds": f"pass {op} {spec.pass_threshold:g}, warn {op} {spec.warn_threshold:g}"})
+    return rows
+
+
+def fairness_chart(run: AuditRun) -> str:
+    """Return the per-group selection-rate chart of FAIR-01 (one bar per attribute=group), or ""."""
+    details = ((run.result or {}).get("metrics", {}).get("FAIR-01") or {}).get("details") or {}
+    labels, values = [], []
+    for attribute, entry in (details.get("by_attribute") or {}).items():
+        groups = entry.get("groups") if isinstance(entry, dict) else None
+        for group, row in (groups or {}).items():
+            if isinstance(row, dict) and isinstance(row.get("selection_rate"), int | float):
+                labels.append(f"{attribute}={group}")
+                values.append(float(row["selection_rate"]))
+    if not labels:
+        return ""
+    return charts.bar_chart(labels, values, title="Selection rate per group (FAIR-01)", xlabel="selection rate")
+
+
+def attribution_chart(run: AuditRun, top: int = 10) -> str:
+    """Return the top feature attributions of EXPL-01 (mean |attribution|), or ""."""
+    details = ((run.result or {}).get("metrics", {}).get("EXPL-01") or {}).get("details") or {}
+    importance = details.get("importance")
+    if not isinstance(importance, dict) or not importance:
+        return ""
+    pairs = [(str(k), float(v)) for k, v in importance.items() if isinstance(v, int | float)]
+    return charts.bar_chart([k for k, _ in pairs], [v for _, v in pairs], limit=top,
+                            title=f"Top {min(top, len(pairs))} attributions (EXPL-01)", xlabel="mean |attribution|")
+
+
+def compliance_summaries(system: AISystem) -> dict[str, Any]:
+    """Return the summary of both frameworks' checklists (or the reason it could not be evaluated)."""
+    from compliance import services as compliance
+
+    out = {}
+    for bundle in FRAMEWORKS:
+        try:
+            checklist = compliance.evaluate(system, bundle)
+            out[bundle] = {"title": checklist["framework_title"], **checklist["summary"]}
+        except Exception as exc:  # a broken framework file must not stop the report
+            logger.exception("Compliance evaluation failed for %s", bundle)
+            out[bundle] = {"title": bundle, "error": f"{type(exc).__name__}: {exc}"}
+    return out
+
+
+def previous_report(system: AISystem, schedule_id: int | None) -> Report | None:
+    """Return the latest audit report of the same schedule (or, unscheduled, of the same system)."""
+    reports = Report.objects.filter(system=system, kind=ReportKind.AUDIT)
+    reports = reports.filter(schedule_id=schedule_id) if schedule_id else reports
+    return reports.order_by("-created", "-id").first()
+
+
+def build_content(system: AISystem, run: AuditRun | None, *, schedule=None, error: str = "",
+                  previous: Report | None = None) -> dict[str, Any]:
+    """Return every fact the report shows, charts included (SVG text)."""
+    now = timezone.now()
+    failed = run is None or run.status != JobStatus.SUCCEEDED
+    content: dict[str, Any] = {
+        "kind": ReportKind.FAILURE if failed else ReportKind.AUDIT,
+        "title": f"{'Failed audit' if failed else 'Audit report'}: {system.name}",
+        "generated": now.isoformat(), "date": now.strftime("%Y-%m-%d %H:%M:%S UTC"), "system": {"id": system.pk, "name": system.name},
+        "schedule": {"id": schedule.pk, "name": schedule.name, "timing": schedule.timing} if schedule else None,
+        "audit_run": _run_facts(run), "error": error or (run.error if run is not None and failed else ""),
+        "compliance": compliance_summaries(system), "audit_log": auditlog.verify(system.organization_id),
+        "previous": {"id": previous.pk, "created": previous.created.isoformat()} if previous else None,
+        "metrics": [], "dimensions": {}, "charts": {}, "changes": [], "alerts": [],
+    }
+    if failed:
+        content["error"] = content["error"] or f"The audit ended {run.status if run else 'before it started'}"
+        return content
+    rows = metric_rows(run)
+    moved = alerts.changes(previous.content.get("metrics", []), rows) if previous else []
+    content.update({
+        "metrics": rows, "dimensions": dict(run.dimension_scores), "changes": moved,
+        "alerts": alerts.worsened(moved),
+        "charts": {"dimensions": charts.dimension_chart(run.dimension_scores) if run.dimension_scores else "",
+                   "fairness": fairness_chart(run), "attributions": attribution_chart(run)},
+    })
+    return content
+
+
+def _run_facts(run: AuditRun | None) -> dict[str, Any] | None:
+    if run is None:
+        return None
+    mv, ds = run.model_version, run.dataset_version
+    return {"id": run.pk, "status": run.status, "device": run.device or "—",
+            "model_version": {"id": mv.pk, "label": str(mv), "sha256": mv.artifact.sha256},
+            "dataset": {"id": ds.pk, "label": str(ds), "rows": ds.rows},
+            "started": run.started.isoformat() if run.started else None,
+            "finished": run.finished.isoformat() if run.finished else None}
+
+
+#
+# Rendering and storing
+#
+
+
+def render_html(content: dict[str, Any]) -> str:
+    """Return the standalone HTML document of a report (the PDF's source)."""
+    return render_to_string("audit/report_pdf.html", {"report": content})
+
+
+def create_report(system: AISystem, run: AuditRun | None, *, user=None, schedule=None, scheduled_run=None,
+                  error: str = "") -> Report:
+    """Render, hash and store a report; return it (the caller enqueues delivery).
+
+    `user` is the requesting user, or a name for the audit log ("cli"); None means the worker.
+    """
+    previous = previous_report(system, schedule.pk if schedule else None)
+    content = build_content(system, run, schedule=schedule, error=error, previous=previous)
+    pdf = html_to_pdf(render_html(content))
+    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+    with transaction.atomic():
+        artifact = artifacts.store(pdf, organization=system.organization, filename=f"report-{system.pk}-{stamp}.pdf")
+        report = Report.objects.create(
+            organization=system.organization, system=system, schedule=schedule, scheduled_run=scheduled_run,
+            audit_run=run, previous=previous, kind=content["kind"], title=content["title"][:300], content=content,
+            alerts=content["alerts"], changed=bool(content["changes"]), artifact=artifact,
+            sha256=hashlib.sha256(pdf).hexdigest(), created_by=user if getattr(user, "pk", None) else None,
+        )
+        auditlog.record("report.create", organization=system.organization, actor=user or "worker", obj=report,
+                        payload={"kind": report.kind, "audit_run": run.pk if run else None, "sha256": report.sha256,
+                                 "alerts": [a["metric"] for a in report.alerts], "schedule": report.schedule_id})
+    return report
+
+
+def report_for_scheduled_run(scheduled_run_id: int) -> Report | None:
+    """Create the report of one firing (once: a second call finds it) and enqueue its delivery."""
+    fired = ScheduledRun.objects.select_related("schedule", "system", "audit_run__model_version__artifact",
+                                                "audit_run__dataset_version").filter(pk=scheduled_run_id).first()
+    if fired is None or Report.objects.filter(scheduled_run=fired).exists():
+        return None
+    run = fired.audit_run
+    if run is not None and run.status not in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED):
+        return None  # not finished yet: its own hook will come back
+    try:
+        report = create_report(fired.system, run, schedule=fired.schedule, scheduled_run=fired, error=fired.error)
+    except IntegrityError:  # a concurrent delivery of the same task won
+        return None
+    transaction.on_commit(lambda: _enqueue_delivery(report.pk))
+    return report
+
+
+def latest_audit(system: AISystem) -> AuditRun:
+    """Return the latest succeeded audit of any model of `system`; raise ReportError when there is none."""
+    run = AuditRun.objects.filter(model_version__system=system, status=JobStatus.SUCCEEDED).select_related(
+        "model_version__artifact", "dataset_version").order_by("-finished", "-id").first()
+    if run is None:
+        raise ReportError(f"System {system.pk} has no succeeded audit yet", {"system": "no succeeded audit"})
+    return run
+
+
+#
+# Delivery
+#
+
+
+def _enqueue_delivery(report_id: int) -> None:
+    from .tasks import call_webhook_task, email_report_task
+
+    report = Report.objects.select_related("schedule").get(pk=report_id)
+    schedule = report.schedule
+    if schedule is None:
+        return
+    if schedule.recipients:
+        email_report_task.apply_async((report_id,), queue="default")
+    if schedule.webhook_url and (report.alerts or report.kind == ReportKind.FAILURE):
+        call_webhook_task.apply_async((report_id, 1), queue="default")
+
+
+def email_subject(report: Report) -> str:
+    """Return the subject: alerts and failures say so first."""
+    when = report.created.strftime("%Y-%m-%d %H:%M UTC")
+    if report.kind == ReportKind.FAILURE:
+        return f"[Assay] AUDIT FAILED: {report.system.name} ({when})"
+    if report.alerts:
+        names = ", ".join(a["metric"] for a in report.alerts[:5])
+        return f"[Assay] ALERT: {len(report.alerts)} metric(s) got worse ({names}): {report.system.name} ({when})"
+    change = "first report" if report.previous_id is None else \
+        "changes since the previous report" if report.changed else "no change"
+    return f"[Assay] Audit report: {report.system.name} ({when}), {change}"
+
+
+def email_report(report_id: int) -> int:
+    """Send the report with its PDF attached to the schedule's recipients; return how many got it."""
+    report = Report.objects.select_related("schedule", "system", "artifact").get(pk=report_id)
+    if ReportDelivery.objects.filter(report=report, channel=DeliveryChannel.EMAIL,
+                                     status=DeliveryStatus.SENT).exists():
+        return 0  # a redelivered task: sent already
+    recipients = list(report.schedule.recipients if report.schedule else [])
+    if not recipients:
+        return 0
+    body = render_to_string("audit/report_email.txt", {"report": report, "content": report.content})
+    message = EmailMessage(email_subject(report), body, settings.DEFAULT_FROM_EMAIL, recipients)
+    message.attach(report.artifact.filename, artifacts.read(report.artifact), "application/pdf")
+    message.send()
+    ReportDelivery.objects.create(report=report, channel=DeliveryChannel.EMAIL, status=DeliveryStatus.SENT,
+                                  target=", ".join(recipients)[:500])
+    auditlog.record("report.email", organization=report.organization_id, actor="worker", obj=report,
+                    payload={"recipients": recipients, "subject": message.subject})
+    return len(recipients)
+
+
+def webhook_payload(report: Report) -> dict[str, Any]:
+    """Return the facts a webhook receives: the same as the alert at the top of the report."""
+    content = report.content
+    return {"event": "report.failure" if report.kind == ReportKind.FAILURE else "report.alert",
+            "report": report.pk, "kind": report.kind, "created": report.created.isoformat(),
+            "system": content["system"], "schedule": content.get("schedule"),
+            "audit_run": (content.get("audit_run") or {}).get("id"), "alerts": report.alerts,
+            "error": content.get("error") or "", "sha256": report.sha256,
+            "pdf": f"/api/v1/reports/{report.pk}/pdf"}
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None  # a redirect is an answer, not an invitation to post elsewhere
+
+
+def post_webhook(url: str, secret: str, payload: dict[str, Any]) -> int:
+    """POST the signed JSON; return the HTTP status (raise OSError on a network failure)."""
+    body = alerts.webhook_body(payload)
+    request = urllib.request.Request(url, data=body, method="POST", headers={
+        "Content-Type": "application/json", "User-Agent": "Assay-Webhook/1",
+        alerts.SIGNATURE_HEADER: alerts.sign(secret, body), "X-Assay-Event": payload["event"],
+    })
+    opener = urllib.request.build_opener(_NoRedirect)
+    try:
+        with opener.open(request, timeout=WEBHOOK_TIMEOUT_S) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def call_webhook(report_id: int, attempt: int = 1) -> bool:
+    """Call the schedule's webhook once; on failure schedule the next attempt (at most 3). True when 2xx."""
+    from .schedules import check_webhook_url
+    from .tasks import call_webhook_task
+
+    report = Report.objects.select_related("schedule").get(pk=report_id)
+    schedule = report.schedule
+    if schedule is None or not schedule.webhook_url:
+        return False
+    try:
+        status = post_webhook(check_webhook_url(schedule.webhook_url), schedule.webhook_secret,
+                              webhook_payload(report))
+        ok, detail = 200 <= status < 300, f"HTTP {status}"
+    except (OSError, ValueError) as exc:
+        ok, detail = False, f"{type(exc).__name__}: {exc}"[:500]
+    if not ok and attempt < WEBHOOK_MAX_ATTEMPTS:
+        countdown = WEBHOOK_BACKOFF_S[min(attempt - 1, len(WEBHOOK_BACKOFF_S) - 1)]
+        call_webhook_task.apply_async((report_id, attempt + 1), queue="default", countdown=countdown)
+        return False
+    ReportDelivery.objects.create(report=report, channel=DeliveryChannel.WEBHOOK, attempts=attempt,
+                                  status=DeliveryStatus.SENT if ok else DeliveryStatus.FAILED,
+                                  target=schedule.webhook_url[:500], detail=detail)
+    auditlog.record("report.webhook", organization=report.organization_id, actor="worker", obj=report,
+                    payload={"url": schedule.webhook_url, "ok": ok, "attempts": attempt, "detail": detail})
+    return ok
