@@ -7,7 +7,8 @@ import io
 import pandas as pd
 import pytest
 import torch
-from modelio_data import CATEGORICAL, FEATURES, NUMERIC, POSITIVE, TARGET, make_frame
+
+from tests.modelio.modelio_data import CATEGORICAL, FEATURES, NUMERIC, POSITIVE, TARGET, make_frame
 
 
 @pytest.fixture(autouse=True)

@@ -6,7 +6,6 @@ import zipfile
 import numpy as np
 import pytest
 import torch
-from modelio_data import CATEGORICAL, FEATURES, sklearn_onnx_bytes
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
@@ -16,6 +15,7 @@ from audit.metrics.base import AuditModel
 from audit.modelio.encoder import EncoderSpec
 from audit.modelio.errors import ACCEPTED_FORMATS, ModelContractError, ModelFormatError
 from audit.modelio.loaders import is_pickle, load_model, sniff_format, validate_contract
+from tests.modelio.modelio_data import CATEGORICAL, FEATURES, sklearn_onnx_bytes
 
 
 class Backdoor(BaseEstimator, ClassifierMixin):

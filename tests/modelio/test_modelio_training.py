@@ -4,12 +4,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-from modelio_data import CATEGORICAL, FEATURES, POSITIVE, TARGET
 
 from audit.modelio.bundle import save_zoo_bundle
 from audit.modelio.encoder import EncoderSpec
 from audit.modelio.loaders import load_model, validate_contract
 from audit.modelio.training import train_zoo_model
+from tests.modelio.modelio_data import CATEGORICAL, FEATURES, POSITIVE, TARGET
 
 
 def _train(frame, seed):
