@@ -56,8 +56,9 @@ WORK_SIDE = 512
 AMPLITUDE = 2.35  # mean change of luminance in grey levels; with dithered rounding PSNR ≈ 40.5 dB
 FALSE_POSITIVE_LIMIT = 1e-6
 MIN_REPORTED = 1e-300  # a stronger mark is reported as 1e-300 (a float would underflow to 0)
-DECODES = 10  # (lattice, turn) hypotheses decoded at most from the autocorrelation's lattices
-TRIALS = 32  # hypotheses counted in the union bound: ≥ DECODES + the pilot search's 2 lattices × 2 turns
+DECODES = 24  # (lattice, turn) hypotheses decoded at most per image
+TRIALS = 32  # hypotheses counted in the union bound (≥ DECODES)
+PILOT_GATE = 6.0  # pilot peak (in standard deviations) a derived lattice needs before it is decoded
 WHITEN_SIZE = 7
 MASK_GAMMA = 0.5
 MASK_RANGE = (0.35, 2.0)
@@ -609,17 +610,34 @@ class Analysis:
                 yield basis
 
 
-def _with_pilot_search(analysis: Analysis, tile: _Tile):
-    """Yield (lattice, last) for the analysis's lattices, then for those a pilot search finds at
-    0° and at the angles of the first two autocorrelation lattices."""
-    angles = [0.0]
+def _candidates(analysis: Analysis, tile: _Tile):
+    """Yield (lattice, gated) hypotheses, cheapest and likeliest first.
+
+    First the analysis's lattices. Then lattices derived from them, for when the
+    autocorrelation got one axis or the angle right but not the period: the square on each
+    basis vector, and the basis doubled and halved; these are decoded only when the pilot
+    shows clearly (`gated`). Last, a pilot search at 0° and at the first two lattices' angles.
+    """
+    angles, seen = [0.0], []
     for basis in analysis.lattices():
         angle = round(math.atan2(basis[1, 0], basis[1, 1]), 3)
         if len(angles) < 3 and all(abs(angle - a) > 0.005 for a in angles):
             angles.append(angle)
+        seen.append(basis)
         yield basis, False
+    rmin, rmax = _reach(analysis.residual.shape)
+    derived = []
+    for basis in seen[1:4]:
+        for v in basis:
+            derived.append(_canonical_basis(np.array([v, [-v[1], v[0]]])))
+        derived += [basis * 2, basis / 2]
+    for basis in derived:
+        length = float(np.hypot(*basis[0]))
+        if rmin * 0.9 <= length <= rmax * 1.1 and all(np.abs(basis - b).max() > 3 for b in seen):
+            seen.append(basis)
+            yield basis, True
     for basis in _pilot_search(analysis.residual, tile, angles):
-        yield basis, True
+        yield basis, False
 
 
 def detect(rgb: np.ndarray | None, key: bytes, *, analysis: Analysis | None = None) -> Detection:
@@ -634,12 +652,14 @@ def detect(rgb: np.ndarray | None, key: bytes, *, analysis: Analysis | None = No
     r = analysis.residual
     tile = _tile(key)
     best, decodes = None, 0
-    for basis, searched in _with_pilot_search(analysis, tile):
-        if decodes >= DECODES and not searched:
-            continue
+    for basis, gated in _candidates(analysis, tile):
         turns = _align(_fold(r, basis), tile)
+        if gated and turns[0][0] < PILOT_GATE:
+            continue
         # The pilot usually names the turn outright; decode the runner-up only when it is close.
         candidates = turns[:2] if turns[1][0] > 0.8 * turns[0][0] else turns[:1]
+        if decodes + len(candidates) > DECODES:
+            continue
         for _, aligned in candidates:
             soft, bits, score, errors = _decode(aligned, tile)
             decodes += 1
