@@ -62,6 +62,7 @@ PILOT_GATE = 6.0  # pilot peak (in standard deviations) a derived lattice needs 
 WHITEN_SIZE = 7
 MASK_GAMMA = 0.5
 MASK_RANGE = (0.35, 2.0)
+FILL_ENERGY = 0.05  # mean square residual below which an 8 × 8 block is one flat colour
 BLOCK = 8  # contrast is measured on 8 × 8 blocks
 MIN_SIDE = 96
 
@@ -239,12 +240,14 @@ def _masking(rgb: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return full / np.sqrt(np.mean(full * full))
 
 
-def _block_energy(residual: np.ndarray) -> np.ndarray:
-    """Return the mean square of `residual` over 8 × 8 blocks, smoothed over 3 × 3 blocks."""
+def _block_energy(residual: np.ndarray, smooth: bool = True) -> np.ndarray:
+    """Return the mean square of `residual` over 8 × 8 blocks (smoothed over 3 × 3 blocks)."""
     h, w = residual.shape
     hb, wb = -(-h // BLOCK), -(-w // BLOCK)
     padded = np.pad(residual * residual, ((0, hb * BLOCK - h), (0, wb * BLOCK - w)), mode="edge")
-    energy = ndimage.uniform_filter(padded.reshape(hb, BLOCK, wb, BLOCK).mean(axis=(1, 3)), 3, mode="nearest")
+    energy = padded.reshape(hb, BLOCK, wb, BLOCK).mean(axis=(1, 3))
+    if smooth:
+        energy = ndimage.uniform_filter(energy, 3, mode="nearest")
     return np.maximum(energy, 0.0)  # the running sum can leave -1e-7 where a block is flat
 
 
@@ -261,8 +264,13 @@ def _whiten(y: np.ndarray) -> np.ndarray:
     """
     residual = y - ndimage.uniform_filter(y, WHITEN_SIZE, mode="reflect")
     h, w = residual.shape
-    contrast = np.sqrt(_block_energy(residual)).repeat(BLOCK, axis=0).repeat(BLOCK, axis=1)[:h, :w]
-    return residual / (contrast + 1.0)
+    raw = _block_energy(residual, smooth=False)
+    contrast = np.sqrt(ndimage.uniform_filter(raw, 3, mode="nearest").clip(0))
+    # Blocks of one flat colour carry no mark (the corners a rotation fills, letterboxing); their
+    # straight borders would put ridges into the autocorrelation, so they and their rim are left out.
+    fill = ndimage.binary_dilation(raw < FILL_ENERGY, iterations=1)
+    weight = np.where(fill, 0.0, 1.0 / (contrast + 1.0)).astype(np.float32)
+    return residual * weight.repeat(BLOCK, axis=0).repeat(BLOCK, axis=1)[:h, :w]
 
 
 def _autocorrelation(r: np.ndarray, reach: int) -> np.ndarray:

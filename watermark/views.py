@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts.choices import Action
+from accounts.models import Organization
 from accounts.permissions import can, get_visible_or_404, require
 from audit import artifacts
 
@@ -126,8 +127,6 @@ def verify(request):
     form = VerifyForm(request.POST or None, request.FILES or None)
     report = None
     if request.method == "POST" and form.is_valid():
-        from accounts.models import Organization
-
         orgs = list(Organization.objects.restrict(request.user, Action.VIEW))
         try:
             report = services.verify(b"".join(form.cleaned_data["file"].chunks()), organizations=orgs,
