@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from PIL import ImageFile
+
 
 class PDFUnavailable(RuntimeError):
     """WeasyPrint or its system libraries (Pango) are missing."""
@@ -13,6 +15,9 @@ def html_to_pdf(html: str, *, base_url: str | None = None) -> bytes:
         import weasyprint
     except (ImportError, OSError) as exc:  # OSError: Pango is not installed
         raise PDFUnavailable(f"PDF rendering needs WeasyPrint and Pango: {exc}") from None
+    # Importing WeasyPrint turns on Pillow's LOAD_TRUNCATED_IMAGES for the whole process; uploads
+    # must never be decoded that way, and reports embed no raster images, so turn it back off.
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
     return weasyprint.HTML(string=html, base_url=base_url, url_fetcher=_no_network).write_pdf()
 
 
