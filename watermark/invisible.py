@@ -19,14 +19,15 @@ How it works
   pilot. The residual is folded onto a lattice (all repetitions of the tile added up); the
   pilot's cyclic correlation gives the tile's offset and which of four 90° turns it is in; the
   payload chips are then despread and Viterbi-decoded. Each stage runs only when the previous
-  ones found nothing.
+  ones found nothing; if none did, the search is repeated at half the working resolution (a
+  large picture cropped to less than half its size without resizing).
 * The decision is a statistical test. Each coded bit's chips are summed and divided by the
   noise level (measured from how the chips of one bit scatter around their common value), so
   without a mark of this key the 162 values are independent standard normals; the score is
   their correlation with the codeword of the decoded payload, normal with unit variance for any
   one payload. The reported false-positive probability is the union bound over every payload
   and every geometric hypothesis tried: ``TRIALS · 2^48 · Q(score)``. A watermark is reported
-  when it is at most ``FALSE_POSITIVE_LIMIT`` (1e-6 per image, a score of about 9.7).
+  when it is at most ``FALSE_POSITIVE_LIMIT`` (1e-6 per image, a score of about 9.8).
 
 Everything here is NumPy/SciPy over arrays; no Django.
 """
@@ -56,8 +57,8 @@ WORK_SIDE = 512
 AMPLITUDE = 2.35  # mean change of luminance in grey levels; with dithered rounding PSNR ≈ 40.5 dB
 FALSE_POSITIVE_LIMIT = 1e-6
 MIN_REPORTED = 1e-300  # a stronger mark is reported as 1e-300 (a float would underflow to 0)
-DECODES = 24  # (lattice, turn) hypotheses decoded at most per image
-TRIALS = 32  # hypotheses counted in the union bound (≥ DECODES)
+DECODES = 24  # (lattice, turn) hypotheses decoded at most per image and resolution
+TRIALS = 64  # hypotheses counted in the union bound (≥ DECODES × 2 resolutions)
 PILOT_GATE = 6.0  # pilot peak (in standard deviations) a derived lattice needs before it is decoded
 WHITEN_SIZE = 7
 MASK_GAMMA = 0.5
@@ -578,23 +579,41 @@ class Analysis:
     """The key-independent work on one image: its whitened residual and candidate tile lattices.
 
     Verifying one image against several organisations' keys does this once. The lattices come in
-    two stages: pairs of strong autocorrelation peaks (cheap, and precise when the mark is
-    strong), then, only if a key needs them, a grid of scales and angles scored on several
-    lattice points (which finds weaker marks).
+    stages, each computed only if a key needs it: the unchanged geometry; pairs of strong
+    autocorrelation peaks (cheap, and precise when the mark is strong); a grid of scales and
+    angles scored on several lattice points (which finds weaker marks).
     """
 
-    def __init__(self, rgb: np.ndarray):
-        rgb = np.asarray(rgb)
-        height, width = rgb.shape[:2]
-        y = luminance(rgb)
-        scale = working_scale(height, width)
-        if scale < 1.0:
-            y = _resize_float(y, (max(1, round(width * scale)), max(1, round(height * scale))),
-                              Image.Resampling.BOX)
-        self.residual = _whiten(y)
+    def __init__(self, rgb: np.ndarray | None, *, luma: np.ndarray | None = None, level: int = 0):
+        if luma is None:
+            rgb = np.asarray(rgb)
+            height, width = rgb.shape[:2]
+            luma = luminance(rgb)
+            scale = working_scale(height, width)
+            if scale < 1.0:
+                luma = _resize_float(luma, (max(1, round(width * scale)), max(1, round(height * scale))),
+                                     Image.Resampling.BOX)
+        self.level = level
+        self._luma = luma
+        self.residual = _whiten(luma)
         self.usable = min(self.residual.shape) >= MIN_SIDE // 2
         self._acf: np.ndarray | None = None
         self._stages: list[list[np.ndarray]] = []
+        self._coarser: Analysis | None = None
+
+    def coarser(self) -> Analysis | None:
+        """Return the picture at half this resolution, when it is large enough to be searched there.
+
+        A large picture cropped to under half its size without resizing shows the tile at more
+        than twice its scale, beyond what the autocorrelation search reaches; halved, it is in reach.
+        """
+        if self.level >= 1 or min(self._luma.shape) < 2 * WORK_SIDE // 2:
+            return None
+        if self._coarser is None:
+            h, w = self._luma.shape
+            half = _resize_float(self._luma, (w // 2, h // 2), Image.Resampling.BOX)
+            self._coarser = Analysis(None, luma=half, level=self.level + 1)
+        return self._coarser
 
     @property
     def acf(self) -> np.ndarray:
@@ -655,10 +674,20 @@ def detect(rgb: np.ndarray | None, key: bytes, *, analysis: Analysis | None = No
     """
     key = _check_key(key)
     analysis = analysis if analysis is not None else Analysis(rgb)
+    tile = _tile(key)
+    result = _detect_at(analysis, tile)
+    coarser = None if result.detected else analysis.coarser()
+    if coarser is not None:
+        other = _detect_at(coarser, tile)
+        if other.score > result.score:
+            result = other
+    return result
+
+
+def _detect_at(analysis: Analysis, tile: _Tile) -> Detection:
     if not analysis.usable:
         return Detection(False, None, 1.0, 0.0)
     r = analysis.residual
-    tile = _tile(key)
     best, decodes = None, 0
     for basis, gated in _candidates(analysis, tile):
         turns = _align(_fold(r, basis), tile)
@@ -680,7 +709,7 @@ def detect(rgb: np.ndarray | None, key: bytes, *, analysis: Analysis | None = No
     soft, bits, score, errors, basis = best
     p = false_positive_probability(score)
     detected = p <= FALSE_POSITIVE_LIMIT
-    scale = float(np.mean(np.hypot(basis[:, 0], basis[:, 1])) / TILE)
+    scale = float(np.mean(np.hypot(basis[:, 0], basis[:, 1])) / TILE) * 2**analysis.level
     angle = float(np.degrees(np.arctan2(basis[1, 0], basis[1, 1])))
     return Detection(
         detected=detected, payload=bits_to_int(bits) if detected else None, false_positive_probability=p,

@@ -108,3 +108,12 @@ class TestConvolutionalCode:
     def test_it_checks_the_length(self):
         with pytest.raises(ValueError, match="expected 162"):
             ecc.decode(np.zeros(10), 48)
+
+
+def test_a_large_picture_cropped_to_under_half_is_found_at_half_resolution():
+    large = np.asarray(Image.fromarray(robustness.synthetic_image(4, (800, 600), kind="scene")).resize((1600, 1200)))
+    marked = invisible.embed(large, KEY_A, PAYLOAD)
+    cropped = marked[330:870, 440:1160]  # 45 %: the tile appears at 2.2 times its working scale
+    detection = invisible.detect(cropped, KEY_A)
+    assert detection.payload == PAYLOAD
+    assert detection.geometry["scale"] == pytest.approx(2.22, abs=0.05)
