@@ -16,7 +16,6 @@ from assay.celery import app
 from audit import jobs, services
 from audit.datasets import Schema
 from audit.models import AISystem, AuditRun, MetricResult
-
 from tests.workers import start_worker, stop_worker
 
 pytestmark = [
