@@ -9,10 +9,14 @@ from opacus import GradSampleModule
 from opacus.accountants import create_accountant
 from opacus.accountants.utils import get_noise_multiplier
 from opacus.optimizers import DPOptimizer
+from opacus.optimizers import optimizer as opacus_optimizer
 from torch import nn
 
 from audit.modelio.zoo import CNN, MLP
 from privacy import dp
+
+pytestmark = [pytest.mark.filterwarnings("ignore:Optimal order is the"),
+              pytest.mark.filterwarnings("ignore:Full backward hook is firing")]
 
 
 def _data(n=300, p=12, seed=0):
@@ -20,6 +24,18 @@ def _data(n=300, p=12, seed=0):
     x = torch.randn(n, p, generator=g) * 3
     y = (x[:, 0] + torch.randn(n, generator=g) > 0).long()
     return x, y
+
+
+class _SequenceNet(nn.Module):
+    """A linear layer applied to each of T vectors per row (input (n, T, 4)), then pooled."""
+
+    def __init__(self):
+        super().__init__()
+        self.token = nn.Linear(4, 6)
+        self.head = nn.Linear(6, 2)
+
+    def forward(self, x):
+        return self.head(torch.relu(self.token(x)).mean(1))
 
 
 def _mlp(p=12, seed=0, hidden=(16, 8), dtype=torch.float32):
@@ -45,6 +61,9 @@ class TestValidation:
         ({"epsilon": -1.0}, "epsilon"),
         ({"epsilon": float("nan")}, "epsilon"),
         ({"epsilon": None, "noise_multiplier": 0.0}, "noise_multiplier"),
+        ({"epsilon": None, "noise_multiplier": 0.05}, "noise_multiplier"),  # spends ε in the hundreds
+        ({"epsilon": None, "noise_multiplier": 1e300}, "noise_multiplier"),
+        ({"epsilon": 25.0}, "epsilon"),
         ({"noise_multiplier": 1.0}, "epsilon"),  # both given
         ({"epsilon": None}, "epsilon"),  # neither given
         ({"delta": 1 / 1000}, "delta"),  # δ = 1/n
@@ -81,16 +100,40 @@ class TestBookKeepingClipping:
 
     @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
     @pytest.mark.parametrize("sigma", [0.0, 1.3])
-    def test_it_matches_opacus_to_1e_6(self, dtype, sigma):
+    def test_it_matches_opacus_to_1e_6(self, monkeypatch, dtype, sigma):
         x, y = _data(n=64)
         x = x.to(dtype)
-        ours, theirs = _mlp(dtype=dtype), _mlp(dtype=dtype)
+        ours = _mlp(dtype=dtype)
         norms = self._per_sample_norms(copy.deepcopy(ours), x, y)
         assert (norms > self.CLIP).sum() > 10 and (norms < self.CLIP).sum() > 10  # some rows are clipped, some not
+        self._assert_same_as_opacus(monkeypatch, ours, x, y, sigma)
 
+    @pytest.mark.parametrize("shape", ["no bias", "frozen first layer", "sequence input"])
+    def test_it_matches_opacus_beyond_the_plain_mlp(self, monkeypatch, shape):
+        x, y = _data(n=48)
+        torch.manual_seed(0)
+        if shape == "no bias":
+            module = nn.Sequential(nn.Linear(12, 8, bias=False), nn.ReLU(), nn.Linear(8, 2))
+        elif shape == "frozen first layer":
+            module = _mlp()
+            module.body[0].requires_grad_(False)
+        else:
+            module, x = _SequenceNet(), x.view(48, 3, 4)
+        self._assert_same_as_opacus(monkeypatch, module.train(), x, y, sigma=0.9)
+
+    def _assert_same_as_opacus(self, monkeypatch, ours, x, y, sigma):
+        theirs = copy.deepcopy(ours)
+        trainable = [p for p in theirs.parameters() if p.requires_grad]
+        # the same noise draw: one N(0, (σC)²) vector over the trainable parameters, handed to Opacus piece by piece
+        total = sum(p.numel() for p in trainable)
+        draw = torch.normal(0, sigma * self.CLIP, size=(total,), generator=torch.Generator().manual_seed(7),
+                            dtype=x.dtype) if sigma else torch.zeros(total, dtype=x.dtype)
+        pieces = iter(draw.split([p.numel() for p in trainable]))
+        monkeypatch.setattr(opacus_optimizer, "_generate_noise",
+                            lambda std, reference, **kwargs: next(pieces).view_as(reference))
         gsm = GradSampleModule(theirs)
-        opt = DPOptimizer(torch.optim.SGD(gsm.parameters(), lr=0.1), noise_multiplier=sigma, max_grad_norm=self.CLIP,
-                          expected_batch_size=50, generator=torch.Generator().manual_seed(7))
+        opt = DPOptimizer(torch.optim.SGD(trainable, lr=0.1), noise_multiplier=sigma, max_grad_norm=self.CLIP,
+                          expected_batch_size=50)
         opt.zero_grad()
         nn.functional.cross_entropy(gsm(x), y).backward()
         opt.pre_step()
@@ -99,7 +142,10 @@ class TestBookKeepingClipping:
         clipper.private_grads(x, y)
 
         for a, b in zip(ours.parameters(), theirs.parameters(), strict=True):
-            assert a.grad.dtype == dtype
+            if not b.requires_grad:
+                assert a.grad is None
+                continue
+            assert a.grad.dtype == x.dtype
             torch.testing.assert_close(a.grad, b.grad, atol=1e-6, rtol=0)
 
     @staticmethod
@@ -116,12 +162,42 @@ class TestBookKeepingClipping:
         clipper = dp.BookKeepingClipper(module, max_grad_norm=1.0, noise_multiplier=2.0, expected_batch_size=10,
                                         generator=torch.Generator().manual_seed(0))
         clipper.private_grads(torch.zeros(0, 12), torch.zeros(0, dtype=torch.long))
-        expected = torch.normal(0, 2.0, size=module.body[0].weight.shape, generator=torch.Generator().manual_seed(0))
-        torch.testing.assert_close(module.body[0].weight.grad, expected / 10)
+        total = sum(p.numel() for p in module.parameters())
+        expected = torch.normal(0, 2.0, size=(total,), generator=torch.Generator().manual_seed(0)) / 10
+        torch.testing.assert_close(torch.cat([p.grad.flatten() for p in module.parameters()]), expected)
 
     def test_it_refuses_a_module_with_other_trainable_layers(self):
         with pytest.raises(ValueError, match="nn.Linear"):
             dp.BookKeepingClipper(CNN(1, 8, 8), max_grad_norm=1.0, noise_multiplier=1.0, expected_batch_size=1)
+
+
+class TestPoissonBatches:
+    """Geometric gaps give the batches of Opacus' sampler: every row of every step independently with probability q."""
+
+    def test_each_row_is_in_each_batch_with_probability_q(self):
+        n, q, steps, draws = 40, 0.1, 5, 400
+        generator = torch.Generator().manual_seed(0)
+        counts = torch.zeros(steps, n)
+        sizes = []
+        for _ in range(draws):
+            batches = dp.poisson_batches(n, q, steps, generator)
+            assert len(batches) == steps
+            for t, rows in enumerate(batches):
+                assert rows.dtype == torch.long and rows.unique().numel() == rows.numel()
+                assert rows.min() >= 0 and rows.max() < n if len(rows) else True
+                counts[t, rows] += 1
+                sizes.append(len(rows))
+        frequency = counts / draws  # binomial(400, 0.1): sd 0.015 per cell
+        assert (frequency - q).abs().max() < 0.07 and abs(frequency.mean() - q) < 0.005
+        sizes = torch.tensor(sizes, dtype=torch.float64)
+        assert sizes.mean() == pytest.approx(n * q, abs=0.1) and sizes.var() == pytest.approx(n * q * (1 - q), rel=0.1)
+
+    def test_sample_rate_one_takes_every_row(self):
+        assert all(torch.equal(b, torch.arange(7)) for b in dp.poisson_batches(7, 1.0, 3))
+
+    def test_the_same_generator_seed_gives_the_same_batches(self):
+        a, b = (dp.poisson_batches(1000, 0.05, 4, torch.Generator().manual_seed(3)) for _ in range(2))
+        assert all(torch.equal(x, y) for x, y in zip(a, b, strict=True))
 
 
 class TestTraining:

@@ -1,3 +1,10 @@
 """API routes of the privacy app (included under /api/v1/ by assay/urls.py)."""
 
-urlpatterns: list = []
+from assay.api import OptionalSlashRouter
+
+from .views import DPTrainingRunViewSet
+
+router = OptionalSlashRouter(root_view=False)
+router.register("dp-trainings", DPTrainingRunViewSet, basename="dp-training")
+
+urlpatterns = router.urls
