@@ -3,6 +3,7 @@
 import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import DataError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, pagination, routers, status
 from rest_framework.response import Response
@@ -56,6 +57,9 @@ def exception_handler(exc, context):
     elif isinstance(exc, ArtifactIntegrityError):
         logger.error("Artifact integrity check failed: %s", exc)
         return Response(error_body("integrity", str(exc)), status=status.HTTP_409_CONFLICT)
+    elif isinstance(exc, DataError):
+        # e.g. an id beyond the column's range: PostgreSQL refuses it where SQLite would just find nothing.
+        return Response(error_body("invalid", "A value is out of range for this field"), status=400)
     elif isinstance(exc, ValueError) and hasattr(exc, "fields"):
         # Domain errors (DatasetError, RegistryError, …) carry the fields they concern.
         return Response(error_body("invalid", str(exc), exc.fields or None), status=status.HTTP_400_BAD_REQUEST)

@@ -10,7 +10,13 @@ from rest_framework.response import Response
 
 from accounts.choices import Action
 from accounts.models import Organization
-from accounts.permissions import get_visible_or_404, organization_for_create, organization_lookup, require
+from accounts.permissions import (
+    get_visible_or_404,
+    organization_for_create,
+    organization_lookup,
+    parse_id,
+    require,
+)
 from assay.api import error_body
 from assay.viewsets import OrganizationScopedViewSet
 from audit import artifacts
@@ -142,9 +148,9 @@ class ProvenanceRecordViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
         queryset = super().get_queryset()
         system = self.request.query_params.get("system")
         if system:
-            if not system.isdigit():
+            if parse_id(system) is None:
                 raise serializers.ValidationError({"system": ["Expected an integer id"]})
-            queryset = queryset.filter(system_id=int(system))
+            queryset = queryset.filter(system_id=parse_id(system))
         payload = self.request.query_params.get("payload")
         if payload:
             queryset = queryset.filter(payload=payload.lower())
@@ -182,7 +188,7 @@ def policy(request):
     system = None
     if request.query_params.get("system"):
         system = get_visible_or_404(AISystem.objects.filter(organization=organization), request.user,
-                                    pk=request.query_params["system"] if request.query_params["system"].isdigit() else 0)
+                                    pk=parse_id(request.query_params["system"]) or 0)
     if write:
         form = s.WatermarkPolicySerializer(data=request.data, partial=True)
         form.is_valid(raise_exception=True)
