@@ -88,6 +88,43 @@ def serve(env, workers: int) -> subprocess.Popen:
     raise RuntimeError("gunicorn did not start")
 
 
+BOUNDARY = "assayloadboundary"
+
+
+def verify_script(token: str, workdir: Path) -> Path:
+    """Stamp one generated 512x512 PNG through the API and return a wrk script that POSTs it to verify."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    base = np.clip(rng.normal(128, 40, (64, 64, 3)), 0, 255).astype(np.uint8)
+    image = Image.fromarray(base).resize((512, 512), Image.BICUBIC)
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    stamped = _multipart_post(f"http://127.0.0.1:{PORT}/api/v1/watermark/stamp", token, buffer.getvalue())
+    body = (f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x.png\"\r\n"
+            f"Content-Type: image/png\r\n\r\n").encode() + stamped + f"\r\n--{BOUNDARY}--\r\n".encode()
+    (workdir / "verify-body.bin").write_bytes(body)
+    script = workdir / "verify.lua"
+    script.write_text(
+        'wrk.method = "POST"\n'
+        f'wrk.headers["Content-Type"] = "multipart/form-data; boundary={BOUNDARY}"\n'
+        f'local f = io.open("{workdir / "verify-body.bin"}", "rb")\nwrk.body = f:read("*all")\nf:close()\n'
+    )
+    return script
+
+
+def _multipart_post(url: str, token: str, png: bytes) -> bytes:
+    body = (f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x.png\"\r\n"
+            f"Content-Type: image/png\r\n\r\n").encode() + png + f"\r\n--{BOUNDARY}--\r\n".encode()
+    request = urllib.request.Request(url, data=body, method="POST", headers={
+        "Authorization": f"Token {token}", "Content-Type": f"multipart/form-data; boundary={BOUNDARY}"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return response.read()
+
+
 def queue_test(env, count: int) -> dict:
     """Submit `count` audits at once to 2 workers; return how many finished, failed, duplicated."""
     script = (
@@ -142,7 +179,7 @@ def main() -> None:
             "GET /api/v1/audits (list)": "/api/v1/audits",
             f"GET /api/v1/audits/{ids['audit']}/results": f"/api/v1/audits/{ids['audit']}/results",
         }
-        verify = ROOT / "bench" / "wrk_verify.lua"
+        verify = verify_script(ids["token"], Path(data_dir))
         for label, path in targets.items():
             for c in (8, 32, 128):
                 rows.append((label, c, wrk(f"http://127.0.0.1:{PORT}{path}", ids["token"], c, args.seconds)))

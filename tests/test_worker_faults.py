@@ -1,4 +1,7 @@
-"""A worker process dies (SIGKILL) in the middle of an audit: another one finishes it, exactly once."""
+"""A worker process dies (SIGKILL) in the middle of a job: the job is taken over and finishes, exactly once.
+
+Covered: an audit, a DP training run and a watermark batch, each with two real worker processes.
+"""
 
 import io
 import os
@@ -48,24 +51,70 @@ def slow_audit():
                             enqueue=False)
 
 
-def test_a_killed_worker_process_leaves_no_stuck_or_duplicated_audit(slow_audit):
-    # given: two workers, one audit being computed
+def _kill_mid_job(model, pk, task_name, *, progress=5, timeout=300):
+    """Start two workers, send the job, SIGKILL the pool processes once it runs; return the finished row."""
     workers = [start_worker(name, ASSAY_JOB_STALE_SECONDS=STALE_SECONDS) for name in ("a", "b")]
     try:
-        app.send_task("assay.audit.execute", args=[slow_audit.pk], queue="cpu")
-        wait_for(lambda: AuditRun.objects.filter(pk=slow_audit.pk, status="running", progress__gte=5).exists(),
-                 timeout=120, message="audit running")
-
-        # when: the processes that run tasks are killed with SIGKILL, mid-audit
+        app.send_task(task_name, args=[pk], queue="cpu")
+        wait_for(lambda: model.objects.filter(pk=pk, status="running", progress__gte=progress).exists(),
+                 timeout=120, message="job running")
         for worker in workers:
             for pid in pool_children(worker):
                 os.kill(pid, signal.SIGKILL)
-
-        # then: the job is taken over and finishes once, with exactly one result set
-        run = wait_for(lambda: AuditRun.objects.filter(pk=slow_audit.pk, status__in=["succeeded", "failed"]).first(),
-                       timeout=300, message="audit finished")
+        return wait_for(lambda: model.objects.filter(pk=pk, status__in=["succeeded", "failed"]).first(),
+                        timeout=timeout, message="job finished")
     finally:
         logs = [stop_worker(worker) for worker in workers]
-    assert run.status == "succeeded", f"{run.error}\n{logs[0][-2000:]}\n{logs[1][-2000:]}"
+        if model.objects.filter(pk=pk, status="succeeded").count() != 1:
+            print("\n".join(log[-2000:] for log in logs))
+
+
+def test_a_killed_worker_process_leaves_no_stuck_or_duplicated_audit(slow_audit):
+    run = _kill_mid_job(AuditRun, slow_audit.pk, "assay.audit.execute")
+    assert run.status == "succeeded", run.error
     assert run.attempts >= 2
     assert MetricResult.objects.filter(audit_run=run).count() == 23
+
+
+def test_a_killed_worker_process_leaves_one_dp_variant(slow_audit):
+    from privacy.dp import DPParams
+    from privacy.models import DPTrainingRun
+    from privacy.services import start_dp_training
+
+    # given: a DP training run long enough to be caught between epochs
+    run = start_dp_training(user=None, model_version=slow_audit.model_version,
+                            dataset_version=slow_audit.dataset_version,
+                            params=DPParams(epsilon=2.0, epochs=40, batch_size=64), enqueue=False,
+                            reference_audit=False)
+    finished = _kill_mid_job(DPTrainingRun, run.pk, "assay.privacy.train_dp", progress=3)
+    assert finished.status == "succeeded", finished.error
+    assert finished.attempts >= 2
+    children = slow_audit.model_version.children.all()
+    assert children.count() == 1 and finished.result_model_id == children.get().pk
+
+
+def test_a_killed_worker_process_leaves_one_stamped_zip(alice_org):
+    import zipfile
+
+    from PIL import Image
+
+    from watermark.jobs import start_batch
+    from watermark.models import ProvenanceRecord, WatermarkBatch
+    from watermark.services import StampOptions
+
+    rng = np.random.default_rng(0)
+    files = []
+    for i in range(40):
+        pixels = np.clip(rng.normal(128, 50, (48, 48, 3)), 0, 255).astype(np.uint8)
+        buffer = io.BytesIO()
+        Image.fromarray(pixels).resize((640, 640), Image.BICUBIC).save(buffer, "PNG")
+        files.append((f"img{i}.png", buffer.getvalue()))
+    batch = start_batch(user=None, organization=alice_org, files=files, options=StampOptions(), enqueue=False)
+    finished = _kill_mid_job(WatermarkBatch, batch.pk, "assay.watermark.batch", progress=10)
+    assert finished.status == "succeeded", finished.error
+    assert finished.attempts >= 2
+    # every image stamped once: the retry reused what the killed attempt had stamped
+    assert ProvenanceRecord.objects.filter(batch=finished).count() == 40
+    from audit import artifacts
+    with zipfile.ZipFile(io.BytesIO(artifacts.read(finished.result_artifact))) as out:
+        assert len([n for n in out.namelist() if n.endswith(".png")]) == 40

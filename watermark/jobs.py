@@ -89,10 +89,13 @@ def start_batch(*, user, organization: Organization, files: list[tuple[str, byte
     return batch
 
 
-def execute_batch(batch_id: int) -> None:
-    """Claim and run one batch. Safe to run twice: images a previous attempt stamped are reused."""
+def execute_batch(batch_id: int) -> bool:
+    """Claim and run one batch. Safe to run twice: images a previous attempt stamped are reused.
+
+    Returns False when the batch could not be claimed (finished, or held by a live worker).
+    """
     if not claim(WatermarkBatch, batch_id):
-        return
+        return False
     batch = WatermarkBatch.objects.select_related("organization", "system", "input_artifact", "created_by").get(
         pk=batch_id)
     progress, _ = reporter(WatermarkBatch, batch_id)
@@ -103,7 +106,7 @@ def execute_batch(batch_id: int) -> None:
         if finish(WatermarkBatch, batch_id, JobStatus.FAILED, error=readable_error(exc)):
             auditlog.record("watermark.batch.fail", organization=batch.organization, actor="worker", obj=batch,
                             payload={"error": readable_error(exc)})
-        return
+        return True
     failed = sum(1 for r in results if r.get("error"))
     with transaction.atomic():
         artifact = artifacts.store(output, organization=batch.organization, filename=f"batch-{batch.pk}-stamped.zip")
@@ -112,6 +115,7 @@ def execute_batch(batch_id: int) -> None:
             auditlog.record("watermark.batch.succeed", organization=batch.organization, actor="worker", obj=batch,
                             payload={"stamped": len(results) - failed, "failed": failed,
                                      "output_sha256": artifact.sha256})
+    return True
 
 
 def _options(batch: WatermarkBatch, name: str) -> StampOptions:
