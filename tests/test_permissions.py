@@ -1,4 +1,4 @@
-"""The permission matrix: every API endpoint of the router × every persona → the status it answers.
+"""The permission matrix: the API endpoints of every app × every persona → the status it answers.
 
 Alice owns Alice Corp, Erin is its admin, Dave its auditor, Bob its viewer; Charlie (owner of
 Charlie Corp) is an outsider there, and the anonymous caller has no token.
@@ -24,6 +24,8 @@ CREATE = (201, 201, 201, 403, 404, 401)
 CHANGE = (200, 200, 200, 403, 404, 401)
 DOWNLOAD = (200, 200, 200, 403, 404, 401)
 MANAGE = (201, 201, 403, 403, 404, 401)
+ACCEPT = (202, 202, 202, 403, 404, 401)  # a job is queued
+MANAGE_READ = (200, 200, 403, 403, 404, 401)
 
 
 @dataclass
@@ -94,6 +96,34 @@ ENDPOINTS = [
     Endpoint("models-download", "get", "/api/v1/models/{model}/download", DOWNLOAD),
     Endpoint("audit-log-list", "get", "/api/v1/audit-log", LIST),
     Endpoint("audit-log-verify", "get", "/api/v1/audit-log/verify", LIST),
+    # audits
+    Endpoint("audits-list", "get", "/api/v1/audits", LIST),
+    Endpoint("audits-create", "post", "/api/v1/audits", ACCEPT, lambda ctx: {
+        "model_version": ctx.model.pk, "dataset_version": ctx.dataset.pk}),
+    # DP training
+    Endpoint("dp-trainings-list", "get", "/api/v1/dp-trainings", LIST),
+    Endpoint("dp-trainings-create", "post", "/api/v1/dp-trainings", ACCEPT, lambda ctx: {
+        "model_version": ctx.model.pk, "dataset_version": ctx.dataset.pk, "epsilon": 2}),
+    # watermark
+    Endpoint("watermark-policy-read", "get", "/api/v1/watermark/policy?organization={slug}", READ),
+    Endpoint("watermark-policy-change", "patch", "/api/v1/watermark/policy?organization={slug}", MANAGE_READ,
+             {"label_text": "AI生成"}),
+    Endpoint("watermark-records-list", "get", "/api/v1/watermark/records", LIST),
+    # compliance
+    Endpoint("checklist-eu", "get", "/api/v1/systems/{system}/checklists/eu_ai_act", READ),
+    Endpoint("checklist-cn", "get", "/api/v1/systems/{system}/checklists/cn_genai", READ),
+    Endpoint("assessments-create", "post", "/api/v1/systems/{system}/assessments", CREATE,
+             {"framework": "eu_ai_act"}),
+    Endpoint("attestations-list", "get", "/api/v1/attestations", LIST),
+    Endpoint("attestations-create", "post", "/api/v1/attestations", CREATE, lambda ctx: {
+        "system": ctx.system.pk, "item_id": "EU-ART14-1", "text": "Officers review every refusal"}),
+    Endpoint("documents-list", "get", "/api/v1/documents", LIST),
+    # schedules and reports
+    Endpoint("schedules-list", "get", "/api/v1/schedules", LIST),
+    Endpoint("schedules-create", "post", "/api/v1/schedules", MANAGE, lambda ctx: {
+        "name": "weekly", "system": ctx.system.pk, "model_version": ctx.model.pk, "dataset_version": ctx.dataset.pk,
+        "cron": "0 6 * * 1"}),
+    Endpoint("reports-list", "get", "/api/v1/reports", LIST),
 ]
 
 CASES = [
