@@ -50,7 +50,7 @@ def prepare(env) -> dict:
         "    s, _ = AISystem.objects.get_or_create(organization=org, name=f'Load system {i}')\n"
         "    auditlog.record('system.create', organization=org, actor='bench', obj=s)\n"
     )
-    sh(PY, "manage.py", "shell", "-c", script, env=env)
+    sh(PY, "manage.py", "shell", "-v", "0", "-c", script, env=env)
     manage(env, "run_audit", "--model-version", "1", "--dataset-version", "1")
     return {"token": token, "audit": 1}
 
@@ -137,7 +137,7 @@ def queue_test(env, count: int) -> dict:
                                  "-l", "warning", "-n", f"load{i}@%h"], cwd=ROOT, env=env, start_new_session=True)
                for i in range(2)]
     started = time.monotonic()
-    lo, hi = map(int, sh(PY, "manage.py", "shell", "-c", script, env=env).stdout.split())
+    lo, hi = map(int, sh(PY, "manage.py", "shell", "-v", "0", "-c", script, env=env).stdout.split())
     check = (
         "from audit.models import AuditRun, MetricResult; from django.db.models import Count\n"
         f"runs = AuditRun.objects.filter(pk__gte={lo}, pk__lte={hi})\n"
@@ -148,7 +148,7 @@ def queue_test(env, count: int) -> dict:
     )
     try:
         while True:
-            state = json.loads(sh(PY, "manage.py", "shell", "-c", check, env=env).stdout)
+            state = json.loads(sh(PY, "manage.py", "shell", "-v", "0", "-c", check, env=env).stdout)
             if state["open"] == 0 or time.monotonic() - started > 3600:
                 break
             time.sleep(5)
