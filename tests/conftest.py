@@ -5,6 +5,8 @@ Alice owns "Alice Corp"; Erin is an admin, Dave an auditor and Bob a viewer ther
 """
 
 import io
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -258,3 +260,25 @@ def zoo_bundle() -> bytes:
     buffer = io.BytesIO()
     save_zoo_bundle(module, config, buffer)
     return buffer.getvalue()
+
+
+#
+# Browser
+#
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture
+def chromium():
+    """Return Debian's headless Chromium driven by Playwright (skipped where it is not installed)."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Debian's chromium is not installed")
+    playwright = pytest.importorskip("playwright.sync_api")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # Playwright's sync API runs an event loop in this thread
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

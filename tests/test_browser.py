@@ -1,7 +1,6 @@
 """A person logs in through headless Chromium (Debian's, driven by Playwright) and sees the demo system."""
 
 import os
-import shutil
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -10,24 +9,15 @@ from accounts.choices import Role
 from accounts.models import Membership, Organization
 from audit.models import AISystem
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed"),
 ]
-LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-               "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 @pytest.fixture
-def page():
-    playwright = pytest.importorskip("playwright.sync_api")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # Playwright's sync API runs an event loop in this thread
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        yield browser.new_page()
-        browser.close()
+def page(chromium):
+    yield chromium.new_page()
 
 
 def test_it_logs_in_and_sees_the_demo_system(live_server, page):

@@ -10,24 +10,15 @@ from accounts.choices import Role
 from accounts.models import Membership, Organization
 from watermark.models import ProvenanceRecord
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed"),
 ]
-LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-               "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 @pytest.fixture
-def page():
-    playwright = pytest.importorskip("playwright.sync_api")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        yield browser.new_page(viewport={"width": 1280, "height": 1000}, accept_downloads=True)
-        browser.close()
+def page(chromium):
+    yield chromium.new_page(viewport={"width": 1280, "height": 1000}, accept_downloads=True)
 
 
 def test_a_person_stamps_downloads_and_verifies(live_server, page, tmp_path, images):
