@@ -116,10 +116,8 @@ def _detail_charts(metric_id: str, details: dict) -> list[str]:
                                         title=f"{column} by {table['attribute']}", xlabel=column))
     importance = details.get("importance")
     if isinstance(importance, dict) and importance:
-        sensitive = set(details.get("sensitive_features") or [])
-        svg = charts.bar_chart(list(importance), [float(v) for v in importance.values()],
-                               title="mean |attribution| per feature", xlabel="importance")
-        out.append(svg if not sensitive else svg)
+        out.append(charts.bar_chart(list(importance), [float(v) for v in importance.values()],
+                                    title="mean |attribution| per feature", xlabel="importance"))
     return out
 
 
