@@ -1,6 +1,7 @@
 """Audit runs through the API and the command line: queued → running → succeeded, one result set."""
 
 import json
+import time
 from datetime import timedelta
 from unittest import mock
 
@@ -161,3 +162,42 @@ def test_the_reaper_requeues_an_abandoned_audit_then_gives_up(alice, trained_mod
     run.refresh_from_db()
     assert run.status == "failed" and "Abandoned" in run.error
     send.assert_not_called()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_claimed_job_beats_from_a_thread_until_it_is_taken_over_or_returns(alice, trained_model, alice_dataset,
+                                                                             settings, monkeypatch):
+    from django.db.models import F
+
+    from assay import jobs as job_helpers
+
+    # given: a worker process (heartbeat threads on) and a 1.5 s staleness window, so a beat every 0.5 s
+    settings.ASSAY_JOB_STALE_SECONDS = 1.5
+    monkeypatch.setattr(job_helpers, "HEARTBEAT_THREADS", True)
+    run = jobs.start_audit(user=alice, model_version=trained_model, dataset_version=alice_dataset, enqueue=False)
+    try:
+        # when: it claims the job and then reports no progress for longer than the window
+        assert job_helpers.claim(AuditRun, run.pk)
+        claimed = AuditRun.objects.get(pk=run.pk).heartbeat
+        time.sleep(2)
+
+        # then: the job is not stale, and a second claim (a redelivered message) loses
+        beat = AuditRun.objects.get(pk=run.pk).heartbeat
+        assert beat > claimed and timezone.now() - beat < timedelta(seconds=1.5)
+        assert not job_helpers.claim(AuditRun, run.pk)
+
+        # and: once another attempt holds the row, this thread stops touching it
+        AuditRun.objects.filter(pk=run.pk).update(attempts=F("attempts") + 1, heartbeat=claimed)
+        time.sleep(1.2)
+        assert AuditRun.objects.get(pk=run.pk).heartbeat == claimed
+    finally:
+        job_helpers.stop_heartbeats()
+    assert not job_helpers._heartbeats
+
+
+def test_no_heartbeat_thread_outside_worker_processes(alice, trained_model, alice_dataset):
+    from assay import jobs as job_helpers
+
+    run = jobs.start_audit(user=alice, model_version=trained_model, dataset_version=alice_dataset, enqueue=False)
+    assert job_helpers.claim(AuditRun, run.pk)
+    assert not job_helpers._heartbeats

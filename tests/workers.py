@@ -64,3 +64,10 @@ def wait_for(predicate, *, timeout: float, interval: float = 0.3, message: str =
             return value
         time.sleep(interval)
     raise AssertionError(f"{message} not reached within {timeout} s")
+
+
+def broker_messages() -> list[str]:
+    """Return the names of the messages waiting in the filesystem broker (empty for other brokers)."""
+    options = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {})
+    folder = options.get("data_folder_in") if settings.CELERY_BROKER_URL.startswith("filesystem://") else None
+    return sorted(os.listdir(folder)) if folder and os.path.isdir(folder) else []
