@@ -41,6 +41,7 @@ def prepare(env) -> dict:
     sh("psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", f"DROP DATABASE IF EXISTS {DB}", "postgres")
     sh("psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", f"CREATE DATABASE {DB}", "postgres")
     manage(env, "migrate", "-v0")
+    manage(env, "collectstatic", "--noinput", "-v0")
     out = manage(env, "demo")
     token = re.search(r"API token ([0-9a-f]{40})", out).group(1)
     script = (
@@ -199,6 +200,7 @@ def main() -> None:
                                  str(verify), timeout=args.wrk_timeout, warmup=args.warmup)))
     finally:
         os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=60)  # in-flight requests finish before the data folder goes
     queue = None if args.no_queue else queue_test(env, args.audits)
     write_report(Path(args.out), rows, queue, args)
     shutil.rmtree(data_dir, ignore_errors=True)
