@@ -235,7 +235,9 @@ if not DEBUG and envbool("ASSAY_PRODUCTION", "0"):
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"svg_anchors": {"()": "assay.logfilters.DropRepeatedSvgAnchors"}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.getenv("ASSAY_LOG_LEVEL", "WARNING")},
+    "loggers": {"weasyprint": {"filters": ["svg_anchors"]}},
 }
 WHITENOISE_USE_FINDERS = True  # serve static files without collectstatic in development and tests
