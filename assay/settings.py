@@ -236,7 +236,9 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"svg_anchors": {"()": "assay.logfilters.DropRepeatedSvgAnchors"}},
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # The real stderr: in a Celery worker sys.stderr is Celery's logging proxy, and a handler writing to
+    # it would drop every record (the proxy refuses to log recursively), console e-mails included.
+    "handlers": {"console": {"class": "logging.StreamHandler", "stream": "ext://sys.__stderr__"}},
     "root": {"handlers": ["console"], "level": os.getenv("ASSAY_LOG_LEVEL", "WARNING")},
     "loggers": {"weasyprint": {"filters": ["svg_anchors"]}},
 }
