@@ -44,7 +44,7 @@ browser() {
 
 run() {
   setup
-  export PYTHONUNBUFFERED=1  # console e-mails and logs of the worker's pool processes appear when written
+  export PYTHONUNBUFFERED=1  # the processes' output (gunicorn's access log too) reaches the terminal when written
   local py="$VENV/bin/python" port=${PORT:-8000}
   "$py" manage.py migrate --noinput -v0
   "$py" manage.py collectstatic --noinput -v0

@@ -19,13 +19,10 @@ from accounts.models import Organization
 from assay.celery import app
 from assay.jobs import reap_stale_jobs
 from audit import jobs, services
-from audit import tasks as _audit_tasks  # noqa: F401  (the reaper requeues the job kinds these register)
 from audit.datasets import Schema
 from audit.management.commands.train_baseline import train_and_register
 from audit.models import AISystem, AuditRun, MetricResult
-from privacy import tasks as _privacy_tasks  # noqa: F401
 from tests.workers import broker_messages, pool_children, start_worker, stop_worker, wait_for
-from watermark import tasks as _watermark_tasks  # noqa: F401
 
 pytestmark = [
     pytest.mark.worker,
@@ -75,12 +72,13 @@ def _kill_mid_job(model, pk, task_name, *, progress=5, timeout=300, whole_worker
     """
     env = {"ASSAY_JOB_STALE_SECONDS": STALE_SECONDS}
     workers = [start_worker("a", **env)]
-    last_reap = [time.monotonic()]
+    last_reap = time.monotonic()
 
     def finished_row():
-        if time.monotonic() - last_reap[0] > 2:
+        nonlocal last_reap
+        if time.monotonic() - last_reap > 2:
             reap_stale_jobs()
-            last_reap[0] = time.monotonic()
+            last_reap = time.monotonic()
         return model.objects.filter(pk=pk, status__in=["succeeded", "failed"]).first()
 
     try:
