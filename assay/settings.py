@@ -46,8 +46,23 @@ DEBUG = envbool("ASSAY_DEBUG", "0")
 SECRET_KEY = os.getenv("ASSAY_SECRET_KEY") or _development_secret("secret_key", 32)
 # 32 bytes, hex: the AES-256-GCM key of the artifact store.
 ASSAY_ENCRYPTION_KEY = os.getenv("ASSAY_ENCRYPTION_KEY") or _development_secret("encryption_key", 32)
+# 32 bytes, hex or base64: the HMAC key of the audit log's chain, its checkpoints and the content hashes of
+# reports and assessments (never stored in the database). Checkpoints of each chain's head are appended here.
+ASSAY_AUDIT_LOG_KEY = os.getenv("ASSAY_AUDIT_LOG_KEY") or _development_secret("audit_log_key", 32)
+ASSAY_AUDIT_CHECKPOINT_DIR = Path(os.getenv("ASSAY_AUDIT_CHECKPOINT_DIR", DATA_DIR / "checkpoints"))
 ASSAY_MAX_UPLOAD_MB = envint("ASSAY_MAX_UPLOAD_MB", 200)
 ASSAY_GPU_QUEUE = envbool("ASSAY_GPU_QUEUE", "0")
+# The model sandbox (core/sandbox.py): "auto" uses bubblewrap where it runs and warns otherwise,
+# "required" (production) refuses to start without it, "fallback" forces the rlimits-only child.
+ASSAY_SANDBOX = os.getenv("ASSAY_SANDBOX", "auto")
+if ASSAY_SANDBOX not in ("auto", "required", "fallback"):
+    raise RuntimeError(f"Unexpected value ASSAY_SANDBOX={ASSAY_SANDBOX!r}, use auto, required or fallback")
+ASSAY_SANDBOX_MEMORY_MB = envint("ASSAY_SANDBOX_MEMORY_MB", 6144)
+ASSAY_SANDBOX_CHECK_SECONDS = envint("ASSAY_SANDBOX_CHECK_SECONDS", 60)
+ASSAY_SANDBOX_JOB_SECONDS = envint("ASSAY_SANDBOX_JOB_SECONDS", 4 * 3600)
+ASSAY_SANDBOX_FILE_MB = envint("ASSAY_SANDBOX_FILE_MB", 2048)
+ASSAY_SANDBOX_TMPFS_MB = envint("ASSAY_SANDBOX_TMPFS_MB", 512)
+ASSAY_SANDBOX_PROCESSES = envint("ASSAY_SANDBOX_PROCESSES", 512)
 # Watermarking: the XMP namespace of the AIGC label (not settled by GB 45438; see WATERMARK.md) and
 # the PEM file of CAs whose C2PA signatures count as trusted (empty: every signature is "untrusted").
 ASSAY_AIGC_XMP_NAMESPACE = os.getenv("ASSAY_AIGC_XMP_NAMESPACE", "http://www.tc260.org.cn/ns/AIGC/1.0/")
@@ -72,6 +87,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "django_celery_results",
+    "axes",
     "accounts",
     "audit",
     "compliance",
@@ -91,6 +107,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "accounts.middleware.CurrentOrganizationMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a locked-out login (any login view) into a 429
 ]
 
 ROOT_URLCONF = "assay.urls"
@@ -136,6 +153,21 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# Login limits (django-axes, accounts/ratelimit.py): failed logins are counted in the database, so
+# every web worker shares them, per (case-folded username, address) pair, plus a looser count per
+# address; the dashboard login, /admin/login/ and POST /api/v1/auth/token all go through it.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_HANDLER = "accounts.ratelimit.LoginAttempts"
+AXES_FAILURE_LIMIT = envint("ASSAY_LOGIN_LIMIT", 10)  # failed tries per username and address
+ASSAY_LOGIN_ADDRESS_LIMIT = envint("ASSAY_LOGIN_ADDRESS_LIMIT", 50)  # failed tries per address, any username
+ASSAY_LOGIN_WINDOW_S = envint("ASSAY_LOGIN_WINDOW_S", 300)
+AXES_COOLOFF_TIME = "accounts.ratelimit.cool_off"
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_USERNAME_CALLABLE = "accounts.ratelimit.normalised_username"
+AXES_CLIENT_IP_CALLABLE = "accounts.ratelimit.client_ip"
+AXES_LOCKOUT_CALLABLE = "accounts.ratelimit.lockout_response"
+AXES_RESET_ON_SUCCESS = True
+AXES_DISABLE_ACCESS_LOG = True
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/login/"
@@ -158,6 +190,9 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "assay.api.exception_handler",
+    # JSON without NaN/Infinity and with a bounded depth (a 400, never a 500); forms as usual.
+    "DEFAULT_PARSER_CLASSES": ["assay.parsers.StrictJSONParser", "rest_framework.parsers.FormParser",
+                               "rest_framework.parsers.MultiPartParser"],
     "DEFAULT_FILTER_BACKENDS": [],
 }
 SPECTACULAR_SETTINGS = {
@@ -218,10 +253,15 @@ DEFAULT_FROM_EMAIL = os.getenv("ASSAY_FROM_EMAIL", "assay@localhost")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+# One cache for every process: Redis in production, a folder under the data folder by default.
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["ASSAY_CACHE_URL"]}
-    if os.getenv("ASSAY_CACHE_URL") else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    if os.getenv("ASSAY_CACHE_URL") else {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                                          "LOCATION": str(DATA_DIR / "cache")}
 }
+# Outbound calls (webhooks, generative endpoints; core/outbound.py) go to public addresses only,
+# unless this lets them reach loopback, private and link-local ones (a demo, a closed network).
+ASSAY_OUTBOUND_ALLOW_PRIVATE = envbool("ASSAY_OUTBOUND_ALLOW_PRIVATE", "0")
 
 if not DEBUG and envbool("ASSAY_PRODUCTION", "0"):
     SECURE_HSTS_SECONDS = 31536000

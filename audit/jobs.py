@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import logging
-import time
 
 from django.conf import settings
 from django.db import transaction
 
 from assay.jobs import JobCancelled, claim, finish, readable_error, reporter, request_cancel
 
-from . import artifacts, auditlog, runner, services
+from . import artifacts, auditlog, services
 from .choices import FINISHED_STATUSES, JobStatus, ModelFormat
 from .metrics.base import AuditContext
 from .models import AuditLogEntry, AuditRun, DatasetVersion, MetricResult, ModelVersion
@@ -104,26 +103,38 @@ def _finished(run_id: int) -> None:
 
 
 def _compute(run: AuditRun, progress, should_cancel) -> dict:
-    from .metrics.engine import AuditCancelled
+    """Run the whole audit in the model sandbox (the model is never loaded in this process)."""
+    from dataclasses import asdict
 
-    started = time.perf_counter()
+    from core import sandbox
+
     progress(1, "loading model and data")
-    model_bytes = artifacts.read(run.model_version.artifact)
-    loaded, splits = services.load_model_version(run.model_version, run.dataset_version)
-    prepared = runner.prepare(loaded, splits.train, splits.eval, splits.schema, started=started,
-                              training_assumed=run.model_version.training_dataset_id is None)
-    AuditRun.objects.filter(pk=run.pk).update(device=_device())
+    mv, dv = run.model_version, run.dataset_version
+    request = {**services.model_request(mv.format, dv, mv.classes), "config": run.config,
+               "context": asdict(context_for(run)), "training_assumed": mv.training_dataset_id is None}
     try:
-        return runner.audit(prepared, model_bytes=model_bytes, fmt=run.model_version.format, config=run.config,
-                            context=context_for(run), progress=progress, should_cancel=should_cancel)
-    except AuditCancelled:
+        outcome = sandbox.run("audit.run", request, services.model_inputs(artifacts.read(mv.artifact), dv),
+                              progress=progress, should_cancel=should_cancel)
+    except sandbox.SandboxCancelled:
         raise JobCancelled() from None
+    return checked_result(outcome.result)
 
 
-def _device() -> str:
-    import torch
+def checked_result(result: dict) -> dict:
+    """Return the sandbox's Result JSON after checking its shape: it came from a process that ran the model."""
+    from .metrics.catalog import CATALOG, FAIL, NOT_APPLICABLE, PASS, WARN
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    metrics = result.get("metrics") if isinstance(result, dict) else None
+    if not isinstance(metrics, dict) or set(metrics) - set(CATALOG) or not isinstance(result.get("dimensions"), dict):
+        raise ValueError("The sandboxed audit returned a malformed result")
+    statuses = {PASS, WARN, FAIL, NOT_APPLICABLE}
+    for mid, metric in metrics.items():
+        value = metric.get("value") if isinstance(metric, dict) else "?"
+        if value is not None and not isinstance(value, (int, float)):
+            raise ValueError(f"The sandboxed audit returned a malformed value for {mid}")
+        if metric.get("status") not in statuses:
+            raise ValueError(f"The sandboxed audit returned an unknown status for {mid}")
+    return result
 
 
 def _store(run: AuditRun, result: dict) -> None:

@@ -7,7 +7,7 @@ log in one transaction: bad input changes nothing.
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import asdict
 
 import pandas as pd
 from django.db import transaction
@@ -17,6 +17,7 @@ from . import artifacts, auditlog
 from .choices import DATASHEET_FIELDS, MODEL_CARD_FIELDS, ModelFormat
 from .datasets import DatasetError, Schema, parse_table, sniff_table_format, split_mask, validate
 from .models import AISystem, DatasetVersion, ModelVersion
+from .splits import Splits, split_frame, target_classes
 
 ACCEPTED_FORMATS = (
     "torch-zoo (zip: config.json + weights.safetensors), torch-export (.pt2), onnx (.onnx), "
@@ -87,28 +88,11 @@ def load_frame(version: DatasetVersion) -> pd.DataFrame:
     return parse_table(artifacts.read(version.artifact), version.file_format)
 
 
-@dataclass
-class Splits:
-    train: pd.DataFrame
-    eval: pd.DataFrame
-    schema: Schema
-    dropped_missing: int
-
-
 def load_splits(version: DatasetVersion) -> Splits:
     """Return the training and evaluation rows (rows with missing values in used columns dropped)."""
     frame = load_frame(version)
     schema = schema_of(version)
     return split_frame(frame, schema)
-
-
-def split_frame(frame: pd.DataFrame, schema: Schema) -> Splits:
-    schema = schema.resolved(frame)
-    used = list(dict.fromkeys([*schema.features, schema.target, *schema.sensitive_attributes]))
-    complete = frame.dropna(subset=used).reset_index(drop=True)
-    train = split_mask(complete, schema)
-    return Splits(complete[train].reset_index(drop=True), complete[~train].reset_index(drop=True), schema,
-                  len(frame) - len(complete))
 
 
 #
@@ -124,13 +108,13 @@ def register_model(*, user, system: AISystem, name: str, filename: str, data: by
     model_card = _clean_fields(model_card, MODEL_CARD_FIELDS, "model_card")
     if fmt not in ModelFormat.values:
         raise RegistryError(f"Unknown format {fmt!r}; accepted formats: {ACCEPTED_FORMATS}", {"format": "unknown"})
-    loaded = load_model_bytes(fmt, data, validate_on)
+    checked = check_model_bytes(fmt, data, validate_on)
     with transaction.atomic():
         artifact = artifacts.store(data, organization=system.organization, filename=filename)
         version = ModelVersion.objects.create(
             organization=system.organization, system=system, name=name,
             version=_next_version(ModelVersion, system, name), artifact=artifact, created_by=user, format=fmt,
-            classes=list(loaded.classes), features=list(loaded.features), model_card=model_card,
+            classes=checked["classes"], features=checked["features"], model_card=model_card,
             validated_on=validate_on, training_dataset=training_dataset, parent=parent, dp=dp,
         )
         if make_current:
@@ -142,36 +126,30 @@ def register_model(*, user, system: AISystem, name: str, filename: str, data: by
     return version
 
 
-def target_classes(splits: Splits) -> list[str]:
-    """Return the class values a model without declared classes is assumed to have: the sorted targets."""
-    from .modelio.encoder import category_key
-
-    values = pd.concat([splits.train[splits.schema.target], splits.eval[splits.schema.target]]).dropna().unique()
-    return [category_key(v) for v in sorted(values)]
+def model_request(fmt: str, dataset: DatasetVersion, classes: list[str] | None = None) -> dict:
+    """Return the JSON request the sandboxed model code reads (`audit.sandboxed`): format, table, schema."""
+    return {"format": fmt, "file_format": dataset.file_format, "schema": asdict(schema_of(dataset)),
+            "classes": list(classes or []) or None}
 
 
-def load_model_bytes(fmt: str, data: bytes, dataset: DatasetVersion):
-    """Return the loaded model, validated on 32 rows of `dataset`; RegistryError when unusable."""
-    from .modelio import ModelFormatError, load_model, validate_contract
+def model_inputs(model_bytes: bytes, dataset: DatasetVersion) -> dict[str, bytes]:
+    """Return the files the sandboxed model code reads: the model and the dataset table, decrypted."""
+    return {"model": model_bytes, "dataset": artifacts.read(dataset.artifact)}
 
-    splits = load_splits(dataset)
+
+def check_model_bytes(fmt: str, data: bytes, dataset: DatasetVersion) -> dict:
+    """Return {"classes", "features"} of the model in `data`, run on 32 rows of `dataset` in the sandbox.
+
+    Raises RegistryError with the one-line reason when the model is refused, fails on the rows or
+    hits a sandbox limit. The model is never deserialised in this process.
+    """
+    from core import sandbox
+
     try:
-        loaded = load_model(fmt, data, features=splits.schema.features, categorical=splits.schema.categorical,
-                            train_frame=splits.train, classes=target_classes(splits))
-        validate_contract(loaded, splits.train.head(32))
-    except (ModelFormatError, ValueError) as exc:
+        return sandbox.run("model.check", model_request(fmt, dataset), model_inputs(data, dataset),
+                           limits_=sandbox.limits("check")).result
+    except sandbox.SandboxError as exc:
         raise RegistryError(str(exc), {"file": str(exc)}) from None
-    return loaded
-
-
-def load_model_version(version: ModelVersion, dataset: DatasetVersion):
-    """Return the stored model, loaded (the artifact is integrity-checked first)."""
-    from .modelio import load_model
-
-    splits = load_splits(dataset)
-    return load_model(version.format, artifacts.read(version.artifact), features=splits.schema.features,
-                      categorical=splits.schema.categorical, train_frame=splits.train,
-                      classes=version.classes or target_classes(splits)), splits
 
 
 def to_csv_bytes(frame: pd.DataFrame) -> bytes:
@@ -181,4 +159,5 @@ def to_csv_bytes(frame: pd.DataFrame) -> bytes:
 
 
 __all__ = ["RegistryError", "DatasetError", "register_dataset", "register_model", "load_frame", "load_splits",
-           "split_frame", "load_model_version", "schema_of", "ACCEPTED_FORMATS"]
+           "split_frame", "target_classes", "check_model_bytes", "model_request", "model_inputs", "schema_of",
+           "ACCEPTED_FORMATS"]

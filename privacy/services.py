@@ -7,18 +7,17 @@ dataset version's rows, hands them over, registers the result as a child model v
 
 from __future__ import annotations
 
-import io
 import logging
-import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import asdict, replace
+from types import SimpleNamespace
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from assay.jobs import JobCancelled, claim, finish, readable_error, reporter, request_cancel
-from audit import auditlog, runner
+from audit import artifacts, auditlog
 from audit import jobs as audit_jobs
 from audit import services as registry
 from audit.choices import FINISHED_STATUSES, JobStatus, ModelFormat
@@ -192,38 +191,32 @@ def execute_dp_training(run_id: int, *, enqueue_audit: bool = True) -> bool:
     return True
 
 
-def _train(run: DPTrainingRun, progress, should_cancel) -> tuple[dp.DPResult, dict, bytes]:
-    import torch
+class TrainedVariant(SimpleNamespace):
+    """What the sandboxed training returned about the variant: `DPResult.record()`'s fields, as attributes."""
 
-    from audit.modelio.bundle import save_zoo_bundle
-    from audit.modelio.zoo import build_module
-
-    progress(1, "loading model and data")
-    loaded, splits = registry.load_model_version(run.model_version, run.dataset_version)
-    data = runner.prepare(loaded, splits.train, splits.eval, splits.schema, started=time.perf_counter()).data
-    config = loaded.native.config
-    with torch.random.fork_rng(devices=[]):  # a fresh initialisation: the parent's weights saw the rows without DP
-        torch.manual_seed(run.seed)
-        module = build_module(config["architecture"], config["args"])
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    DPTrainingRun.objects.filter(pk=run.pk).update(device=device)
-    x, y = torch.tensor(data.x_train, dtype=torch.float32), torch.tensor(data.y_train)
-    result = dp.train_dp(module, x, y, params_of(run), device=device, should_cancel=should_cancel,
-                         progress=lambda percent, stage: progress(2 + percent * 0.9, stage))
-    if result.fixes:
-        raise ValueError(f"Opacus had to change the architecture ({'; '.join(result.fixes)}), which its zoo config "
-                         "cannot record: register an architecture without those layers")
-    progress(93, "evaluating")
-    x_eval, y_eval = torch.tensor(data.x_eval, dtype=torch.float32), torch.tensor(data.y_eval)
-    summary = {**result.record(), "epoch_seconds": [round(s, 4) for s in result.epoch_seconds], "device": device,
-               "accuracy": dp.accuracy(result.module, x_eval, y_eval),
-               "parent_accuracy": dp.accuracy(loaded.native.module, x_eval, y_eval)}
-    buffer = io.BytesIO()
-    save_zoo_bundle(result.module, config, buffer)
-    return result, summary, buffer.getvalue()
+    def record(self) -> dict:
+        return dict(vars(self))
 
 
-def _variant_card(parent: ModelVersion, dataset: DatasetVersion, result: dp.DPResult) -> dict:
+def _train(run: DPTrainingRun, progress, should_cancel) -> tuple[TrainedVariant, dict, bytes]:
+    """Train the variant in the model sandbox (`privacy.sandboxed.train`): the parent is never loaded here."""
+    from core import sandbox
+
+    mv, dv = run.model_version, run.dataset_version
+    request = {**registry.model_request(mv.format, dv, mv.classes), "params": asdict(params_of(run))}
+    try:
+        outcome = sandbox.run("dp.train", request, registry.model_inputs(artifacts.read(mv.artifact), dv),
+                              progress=progress, should_cancel=should_cancel, what="the DP training")
+    except sandbox.SandboxCancelled:
+        raise JobCancelled() from None
+    summary, bundle = outcome.result["summary"], outcome.files.get("model.zip")
+    if bundle is None:
+        raise ValueError("The DP training returned no model")
+    DPTrainingRun.objects.filter(pk=run.pk).update(device=str(summary.get("device", ""))[:32])
+    return TrainedVariant(**outcome.result["record"]), summary, bundle
+
+
+def _variant_card(parent: ModelVersion, dataset: DatasetVersion, result: TrainedVariant) -> dict:
     card = {k: v for k, v in parent.model_card.items() if k not in ("version", "performance")}
     card["training_data"] = (f"{dataset} (training split), DP-SGD: ε = {result.epsilon:.3g} at δ = {result.delta:g} "
                              f"({result.accountant.upper()} accountant), σ = {result.noise_multiplier:.4g}, "
@@ -231,7 +224,7 @@ def _variant_card(parent: ModelVersion, dataset: DatasetVersion, result: dp.DPRe
     return card
 
 
-def _register_variant(run: DPTrainingRun, result: dp.DPResult, bundle: bytes) -> ModelVersion:
+def _register_variant(run: DPTrainingRun, result: TrainedVariant, bundle: bytes) -> ModelVersion:
     parent = run.model_version
     name = parent.name if parent.name.endswith("-dp") else f"{parent.name}-dp"
 
@@ -252,7 +245,7 @@ def _register_variant(run: DPTrainingRun, result: dp.DPResult, bundle: bytes) ->
     return register()
 
 
-def _store(run: DPTrainingRun, result: dp.DPResult, summary: dict, bundle: bytes, *, enqueue_audit: bool) -> None:
+def _store(run: DPTrainingRun, result: TrainedVariant, summary: dict, bundle: bytes, *, enqueue_audit: bool) -> None:
     with transaction.atomic():
         version = _register_variant(run, result, bundle)
         summary = {**summary, "model_version": version.pk}

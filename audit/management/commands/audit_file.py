@@ -3,15 +3,12 @@
 import io
 import json
 import sys
-import time
 import zipfile
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from audit import runner
 from audit.datasets import DatasetError, Schema, parse_table, validate
-from audit.services import split_frame, target_classes
 
 FORMATS = ["onnx", "sklearn", "torch-export", "torch-zoo"]
 
@@ -56,24 +53,27 @@ class Command(BaseCommand):
                           f"{': ' + ', '.join(failing) if failing else ''}; wrote {opts['json_path']}")
 
     def _audit(self, opts) -> dict:
-        from audit.modelio import load_model
+        from dataclasses import asdict
 
-        started = time.perf_counter()
+        from core import sandbox
+
         config = json.loads(opts["config"])
         if not isinstance(config, dict):
             raise ValueError("--config must be a JSON object")
-        frame = parse_table(Path(opts["data"]).read_bytes(), "csv")
+        table = Path(opts["data"]).read_bytes()
+        frame = parse_table(table, "csv")
         schema = validate(frame, Schema(
             target=opts["target"], positive_label=opts["positive_label"], features=opts["features"] or [],
             categorical=opts["categorical"], sensitive_attributes=opts["sensitive"],
             split_column=opts["split_column"] or "", test_size=opts["test_size"],
         ))
-        splits = split_frame(frame, schema)
         model_path = Path(opts["model"])
         data = _zip_folder(model_path) if model_path.is_dir() and opts["format"] == "torch-zoo" else model_path.read_bytes()
-        loaded = load_model(opts["format"], data, features=schema.features, categorical=schema.categorical,
-                            train_frame=splits.train, classes=target_classes(splits))
-        prepared = runner.prepare(loaded, splits.train, splits.eval, splits.schema, started=started,
-                                  training_assumed=True)
-        return runner.audit(prepared, model_bytes=data, fmt=opts["format"], config=config,
-                            progress=lambda p, m: print(f"\r{p:3d}% {m:<12}", end="", file=sys.stderr))
+        request = {"format": opts["format"], "file_format": "csv", "schema": asdict(schema), "classes": None,
+                   "config": config, "context": None, "training_assumed": True}
+        try:
+            outcome = sandbox.run("audit.run", request, {"model": data, "dataset": table},
+                                  progress=lambda p, m: print(f"\r{int(p):3d}% {m:<12}", end="", file=sys.stderr))
+        except sandbox.SandboxError as exc:
+            raise CommandError(str(exc)) from None
+        return outcome.result
