@@ -11,21 +11,25 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .datasets import Schema, parse_table
-from .splits import Splits, split_frame, target_classes
+if TYPE_CHECKING:
+    from .splits import Splits
 
 Progress = Callable[[float, str], None]
 
 
 def _splits(request: dict[str, Any], in_dir: Path) -> Splits:
+    from .datasets import Schema, parse_table
+    from .splits import split_frame
+
     frame = parse_table((in_dir / "dataset").read_bytes(), request["file_format"])
     return split_frame(frame, Schema(**request["schema"]))
 
 
 def _load(request: dict[str, Any], in_dir: Path, splits: Splits):
     from .modelio import load_model
+    from .splits import target_classes
 
     return load_model(request["format"], (in_dir / "model").read_bytes(), features=splits.schema.features,
                       categorical=splits.schema.categorical, train_frame=splits.train,
@@ -37,6 +41,9 @@ def check_model(request: dict[str, Any], in_dir: Path, out_dir: Path, progress: 
 
     Raises ModelFormatError or ModelContractError (ValueError) with the reason when it is unusable.
     """
+    from .modelio.sniff import check_format
+
+    check_format(request["format"], (in_dir / "model").read_bytes())  # before torch and pandas: refusals are quick
     from .modelio import validate_contract
 
     splits = _splits(request, in_dir)

@@ -11,10 +11,9 @@ registry, never from the file.
 
 from __future__ import annotations
 
-import io
 import json
 import zipfile
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import IO, Any, NamedTuple
 
 import torch
@@ -22,8 +21,11 @@ from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 from torch import nn
 
+from core.safezip import SafeZip, UnsafeZip
+
 from .encoder import EncoderSpec
 from .errors import ModelFormatError
+from .sniff import BUNDLE_LIMITS, CONFIG_NAME, MAX_CONFIG_BYTES, WEIGHTS_NAME, find_bundle_members
 from .zoo import available_architectures, build_module
 
 __all__ = [
@@ -37,13 +39,8 @@ __all__ = [
     "validate_config",
 ]
 
-CONFIG_NAME = "config.json"
-WEIGHTS_NAME = "weights.safetensors"
 CONFIG_KEYS = ("architecture", "args", "encoder", "classes", "features", "outputs")
 OUTPUTS = ("logits", "probabilities")
-# A config is a few kilobytes; anything larger is not one of ours.
-MAX_CONFIG_BYTES = 16 * 1024 * 1024
-MAX_WEIGHTS_BYTES = 4 * 1024**3
 
 
 class ZooBundle(NamedTuple):
@@ -108,20 +105,6 @@ def save_zoo_bundle(
         archive.writestr(WEIGHTS_NAME, weights_bytes)
 
 
-def find_bundle_members(names: list[str]) -> tuple[str, str] | None:
-    """Return the zip member names of (config, weights), at the root or in one top folder, or None."""
-    for prefix in ("", *_top_folders(names)):
-        config, weights = prefix + CONFIG_NAME, prefix + WEIGHTS_NAME
-        if config in names and weights in names:
-            return config, weights
-    return None
-
-
-def _top_folders(names: list[str]) -> list[str]:
-    folders = {PurePosixPath(name).parts[0] + "/" for name in names if "/" in name}
-    return sorted(folders) if len(folders) == 1 else []
-
-
 def _read_bundle(source: bytes | str | Path) -> tuple[bytes, bytes]:
     if isinstance(source, str | Path) and Path(source).is_dir():
         folder = Path(source)
@@ -130,22 +113,17 @@ def _read_bundle(source: bytes | str | Path) -> tuple[bytes, bytes]:
         return (folder / CONFIG_NAME).read_bytes(), (folder / WEIGHTS_NAME).read_bytes()
     data = Path(source).read_bytes() if isinstance(source, str | Path) else bytes(source)
     try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile as exc:
-        raise ModelFormatError("a torch-zoo bundle must be a zip or a folder") from exc
-    with archive:
-        members = find_bundle_members(archive.namelist())
-        if members is None:
-            raise ModelFormatError(f"a torch-zoo zip must contain {CONFIG_NAME} and {WEIGHTS_NAME}")
-        return _read_member(archive, members[0], MAX_CONFIG_BYTES), _read_member(
-            archive, members[1], MAX_WEIGHTS_BYTES
-        )
-
-
-def _read_member(archive: zipfile.ZipFile, name: str, limit: int) -> bytes:
-    if archive.getinfo(name).file_size > limit:
-        raise ModelFormatError(f"torch-zoo member {name} is larger than {limit} bytes")
-    return archive.read(name)
+        with SafeZip(data, BUNDLE_LIMITS) as archive:
+            names = {archive.name(info): info for info in archive.entries}
+            members = find_bundle_members(list(names))
+            if members is None:
+                raise ModelFormatError(f"a torch-zoo zip must contain {CONFIG_NAME} and {WEIGHTS_NAME}")
+            config, weights = (names[m] for m in members)
+            if config.file_size > MAX_CONFIG_BYTES:
+                raise ModelFormatError(f"torch-zoo member {CONFIG_NAME} is larger than {MAX_CONFIG_BYTES} bytes")
+            return archive.read(config), archive.read(weights)
+    except UnsafeZip as exc:
+        raise ModelFormatError(f"the torch-zoo zip is refused: {exc}") from None
 
 
 def _load_weights(weights: bytes) -> dict[str, torch.Tensor]:

@@ -7,8 +7,6 @@ take that matrix.
 
 from __future__ import annotations
 
-import io
-import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,81 +18,19 @@ from torch import nn
 
 from audit.metrics.base import AuditModel
 
-from .bundle import find_bundle_members, load_zoo_bundle
+from .bundle import load_zoo_bundle
 from .design import CodedDesign, DesignSpace, EncodedDesign, TensorDesign
 from .encoder import EncoderSpec, category_key
-from .errors import FORMATS, ModelContractError, ModelFormatError
+from .errors import ModelContractError, ModelFormatError
 from .onnx_io import OnnxClassifier
 from .pt2 import load_exported_program
 from .skops_io import load_skops
+from .sniff import check_format as _check_format
+from .sniff import is_pickle, sniff_format
 
 __all__ = ["LoadedModel", "is_pickle", "load_model", "sniff_format", "validate_contract"]
 
-_ZIP_MAGIC = b"PK\x03\x04"
-_EXPECTED = {
-    "torch-zoo": "a zip holding config.json and weights.safetensors",
-    "torch-export": "a .pt2 archive written by torch.export.save",
-    "onnx": "an ONNX model (protobuf)",
-    "sklearn": "a skops archive written by skops.io.dump",
-}
 BATCH_ROWS = 8192
-
-
-def _zip_names(data: bytes) -> list[str] | None:
-    if not data.startswith(_ZIP_MAGIC):
-        return None
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            return archive.namelist()
-    except zipfile.BadZipFile:
-        return None
-
-
-def is_pickle(data: bytes) -> bool:
-    """Return True for a Python pickle (protocol 2+) or a torch.save zip (which holds data.pkl)."""
-    if len(data) >= 2 and data[0] == 0x80 and 1 <= data[1] <= 5:
-        return True
-    names = _zip_names(data) or []
-    is_export = any(name.endswith("/archive_format") for name in names)
-    return not is_export and any(name == "data.pkl" or name.endswith("/data.pkl") for name in names)
-
-
-def _looks_like_onnx(data: bytes) -> bool:
-    # ModelProto starts with field 1 (ir_version, varint): tag byte 0x08.
-    if not data.startswith(b"\x08"):
-        return False
-    import onnx
-
-    try:
-        proto = onnx.ModelProto.FromString(data)
-    except Exception:  # protobuf's DecodeError, or anything else a random file triggers
-        return False
-    return proto.ir_version > 0 and len(proto.graph.output) > 0
-
-
-def sniff_format(data: bytes) -> str | None:
-    """Return the format `data` is in ("torch-zoo", "torch-export", "onnx", "sklearn"), or None."""
-    names = _zip_names(data)
-    if names is not None:
-        if find_bundle_members(names) is not None:
-            return "torch-zoo"
-        if any(name.endswith("/archive_format") for name in names):
-            return "torch-export"
-        if "schema.json" in names:
-            return "sklearn"
-        return None
-    return "onnx" if _looks_like_onnx(data) else None
-
-
-def _check_format(fmt: str, data: bytes) -> None:
-    if fmt not in FORMATS:
-        raise ModelFormatError(f"unknown model format {fmt!r}")
-    if is_pickle(data):
-        raise ModelFormatError("the file is a Python pickle, which Assay never loads")
-    found = sniff_format(data)
-    if found != fmt:
-        seen = f"it looks like {found}" if found else "it matches none of the accepted formats"
-        raise ModelFormatError(f"the file is not {fmt}: expected {_EXPECTED[fmt]}, but {seen}")
 
 
 def _batched(fn: Callable[[np.ndarray], np.ndarray], matrix: np.ndarray) -> np.ndarray:

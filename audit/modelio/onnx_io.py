@@ -11,7 +11,7 @@ import pandas as pd
 from .encoder import category_key
 from .errors import ModelContractError, ModelFormatError
 
-__all__ = ["OnnxClassifier"]
+__all__ = ["OnnxClassifier", "check_graph"]
 
 _CLASS_ATTRIBUTES = ("classlabels_strings", "classlabels_int64s", "classlabels_ints")
 _NUMPY_TYPES = {
@@ -45,6 +45,74 @@ def _pick_outputs(outputs: Sequence[Any]) -> tuple[str | None, bool, str | None]
     return probability, False, labels[0] if labels else None
 
 
+# Bounds on a graph Assay will hand to onnxruntime (the sandbox bounds its memory and time too).
+MAX_NODES = 200_000
+MAX_GRAPH_DEPTH = 16  # subgraphs (If, Loop, Scan bodies) inside subgraphs
+STANDARD_DOMAINS = ("", "ai.onnx", "ai.onnx.ml")
+
+
+def _tensors_of(attribute: Any) -> list[Any]:
+    tensors = list(attribute.tensors)
+    if attribute.HasField("t"):
+        tensors.append(attribute.t)
+    sparse = list(attribute.sparse_tensors)
+    if attribute.HasField("sparse_tensor"):
+        sparse.append(attribute.sparse_tensor)
+    for item in sparse:
+        tensors += [item.values, item.indices]
+    return tensors
+
+
+def _check_tensor(tensor: Any, where: str) -> None:
+    import onnx
+
+    if tensor.data_location == onnx.TensorProto.EXTERNAL or len(tensor.external_data) > 0:
+        raise ModelFormatError(f"the ONNX model reads tensor {tensor.name or where!r} from an external file; "
+                               "Assay accepts only models with every tensor embedded")
+
+
+def check_graph(model: Any) -> None:
+    """Return None when the ONNX model embeds every tensor, uses standard operator domains and is bounded.
+
+    Raises ModelFormatError for external data anywhere (initializers, sparse initializers, Constant
+    attributes, subgraphs, functions), custom operator domains, or a graph beyond MAX_NODES nodes or
+    MAX_GRAPH_DEPTH levels of subgraphs.
+    """
+    count = 0
+
+    def walk(graph: Any, depth: int) -> None:
+        nonlocal count
+        if depth > MAX_GRAPH_DEPTH:
+            raise ModelFormatError(f"the ONNX model nests subgraphs deeper than {MAX_GRAPH_DEPTH} levels")
+        for tensor in graph.initializer:
+            _check_tensor(tensor, "initializer")
+        for sparse in graph.sparse_initializer:
+            _check_tensor(sparse.values, "sparse initializer")
+            _check_tensor(sparse.indices, "sparse initializer")
+        for node in graph.node:
+            count += 1
+            if count > MAX_NODES:
+                raise ModelFormatError(f"the ONNX model has more than {MAX_NODES:,} nodes")
+            if node.domain not in STANDARD_DOMAINS:
+                raise ModelFormatError(f"the ONNX model uses the custom operator domain {node.domain!r}; "
+                                       "only the standard ONNX domains are accepted")
+            for attribute in node.attribute:
+                for tensor in _tensors_of(attribute):
+                    _check_tensor(tensor, node.name or node.op_type)
+                if attribute.HasField("g"):
+                    walk(attribute.g, depth + 1)
+                for sub in attribute.graphs:
+                    walk(sub, depth + 1)
+
+    walk(model.graph, 0)
+    for function in model.functions:
+        if function.domain not in STANDARD_DOMAINS:
+            raise ModelFormatError("the ONNX model defines functions; Assay accepts only standard operators")
+    for opset in model.opset_import:
+        if opset.domain not in STANDARD_DOMAINS:
+            raise ModelFormatError(f"the ONNX model imports the custom operator set {opset.domain!r}")
+
+
 class OnnxClassifier:
     """An onnxruntime session seen as a classifier with named-column or single-tensor input."""
 
@@ -54,8 +122,12 @@ class OnnxClassifier:
 
         try:
             proto = onnx.load_model_from_string(data)
+        except Exception as exc:  # protobuf raises its own error types
+            raise ModelFormatError(f"the file is not a readable ONNX model: {exc}") from exc
+        check_graph(proto)
+        try:
             self.session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # protobuf and onnxruntime raise their own error types
+        except Exception as exc:  # onnxruntime raises its own error types
             raise ModelFormatError(f"onnxruntime cannot load this ONNX model: {exc}") from exc
         self.inputs = self.session.get_inputs()
         self.features = list(features)

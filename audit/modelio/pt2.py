@@ -18,12 +18,14 @@
   graph could call `torch.os.system` when run;
 - in `ExportedProgram.module()` (default `check_guards=True`), `exec`s the file's `guards_code`.
 
-So before calling it, `inspect_pt2` reads the zip itself and accepts only the plain layout that
+So before calling it, `inspect_pt2` reads the zip itself (once, with bounded inflation, refusing
+duplicate entry names: `zipfile` reads the last copy of a name, torch's reader the first) and accepts only the plain layout that
 `torch.export.save` writes for an ordinary module: JSON configs, raw tensor bytes
 (`use_pickle: false`), a sample-inputs file that loads with `torch.load(weights_only=True)`, symbolic expressions made of symbols, numbers, arithmetic and
 known sympy function names, node targets that are ATen/prims operators or symbolic-int
 arithmetic, no guards code, and nothing else. `load_exported_program` then checks the loaded
-graphs' targets again, and callers take the module with `module(check_guards=False)`.
+graphs' targets again, and callers take the module with `module(check_guards=False)`. torch is
+given a fresh archive rebuilt from exactly the bytes that were checked, never the uploaded file.
 """
 
 from __future__ import annotations
@@ -35,13 +37,15 @@ import operator
 import re
 import zipfile
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
+from core.safezip import Limits, SafeZip, UnsafeZip
+
 from .errors import ModelFormatError
 
-__all__ = ["check_graph_targets", "inspect_pt2", "load_exported_program"]
+__all__ = ["check_graph_targets", "inspect_pt2", "load_exported_program", "read_pt2"]
 
 MODEL_NAME = "model"
 MAX_UNCOMPRESSED_BYTES = 4 * 1024**3
@@ -98,30 +102,67 @@ _EXPR_TOKEN = re.compile(
 _SYMBOL = re.compile(r"[a-z]+\d+")
 
 
-def _relative_names(archive: zipfile.ZipFile) -> dict[str, str]:
-    names = [info.filename for info in archive.infolist() if not info.is_dir()]
-    roots = {name.split("/", 1)[0] for name in names}
-    if len(roots) != 1 or any("/" not in name for name in names):
-        raise ModelFormatError("a torch-export archive keeps all its files under one root folder")
-    return {name.split("/", 1)[1]: name for name in names}
+# torch.export.save stores every entry uncompressed; a model is at most a few gigabytes.
+PT2_LIMITS = Limits(max_entries=100_000, max_entry_bytes=2 * 1024**3, max_total_bytes=MAX_UNCOMPRESSED_BYTES,
+                    max_ratio=100.0, allow_nested=True)  # the sample inputs are a torch.save zip
 
 
-def _check_payload_config(archive: zipfile.ZipFile, name: str, kind: str) -> None:
+class Pt2Archive(NamedTuple):
+    """A torch-export archive as Assay read it: its root folder and each entry's bytes by relative name."""
+
+    root: str
+    entries: dict[str, bytes]
+
+
+def read_pt2(data: bytes) -> Pt2Archive:
+    """Return the archive's entries, read once with bounded inflation; refuse anything ambiguous.
+
+    Duplicate entry names (zipfile reads the last copy, torch's reader the first), unsafe names,
+    overlapping entries, bombs and files outside one root folder raise ModelFormatError.
+    """
     try:
-        config = json.loads(archive.read(name))["config"]
-    except (KeyError, ValueError, TypeError) as exc:
+        archive = SafeZip(data, PT2_LIMITS)
+    except UnsafeZip as exc:
+        raise ModelFormatError(f"the torch-export archive is refused: {exc}") from None
+    with archive:
+        names = [archive.name(info) for info in archive.entries]
+        roots = {name.split("/", 1)[0] for name in names}
+        if len(roots) != 1 or any("/" not in name for name in names):
+            raise ModelFormatError("a torch-export archive keeps all its files under one root folder")
+        try:
+            entries = {name.split("/", 1)[1]: archive.read(info) for name, info in zip(names, archive.entries,
+                                                                                     strict=True)}
+        except UnsafeZip as exc:
+            raise ModelFormatError(f"the torch-export archive is refused: {exc}") from None
+    return Pt2Archive(roots.pop(), entries)
+
+
+def _rebuild(archive: Pt2Archive) -> bytes:
+    """Return a fresh zip of exactly the entries that were checked: torch reads nothing else."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as out:
+        for name, payload in archive.entries.items():
+            out.writestr(f"{archive.root}/{name}", payload)
+    return buffer.getvalue()
+
+
+def _check_payload_config(raw: bytes, kind: str) -> None:
+    try:
+        config = json.loads(raw)["config"]
+        items = config.items()
+    except (KeyError, ValueError, TypeError, AttributeError) as exc:
         raise ModelFormatError(f"torch-export {kind} config is malformed: {exc}") from exc
-    for fqn, meta in config.items():
+    for fqn, meta in items:
         if not isinstance(meta, dict) or meta.get("use_pickle") is not False:
             raise ModelFormatError(f"torch-export {kind} entry {fqn!r} is pickled; Assay never unpickles")
         if not _PAYLOAD[kind].fullmatch(str(meta.get("path_name", ""))):
             raise ModelFormatError(f"torch-export {kind} entry {fqn!r} is not a plain tensor")
 
 
-def _check_sample_inputs(archive: zipfile.ZipFile, name: str) -> None:
+def _check_sample_inputs(raw: bytes) -> None:
     # torch would retry this file with weights_only=False if the safe load failed; make sure it can't fail.
     try:
-        torch.load(io.BytesIO(archive.read(name)), weights_only=True)
+        torch.load(io.BytesIO(raw), weights_only=True)
     except Exception as exc:  # any failure means torch.export.load would try the unsafe path
         raise ModelFormatError(f"torch-export sample inputs are not plain tensors: {exc}") from exc
 
@@ -165,37 +206,32 @@ def _check_program_json(raw: bytes) -> None:
             raise ModelFormatError(f"torch-export graph calls {value!r}; only ATen operators are accepted")
 
 
-def inspect_pt2(data: bytes) -> None:
-    """Return None when `data` is a plain torch.export archive that loads without unpickling.
+def inspect_pt2(data: bytes) -> Pt2Archive:
+    """Return the archive when `data` is a plain torch.export archive that loads without unpickling.
 
-    Raises ModelFormatError naming the first thing that is not: a file outside the plain layout,
-    a pickled payload, an AOTInductor or legacy part, an oversized archive.
+    Raises ModelFormatError naming the first thing that is not: a duplicate or unsafe entry, a file
+    outside the plain layout, a pickled payload, an AOTInductor or legacy part, an oversized archive.
     """
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile as exc:
-        raise ModelFormatError("a torch-export file (.pt2) is a zip archive; this one is not") from exc
-    with archive:
-        if sum(info.file_size for info in archive.infolist()) > MAX_UNCOMPRESSED_BYTES:
-            raise ModelFormatError("the torch-export archive is too large once uncompressed")
-        names = _relative_names(archive)
-        unexpected = sorted(n for n in names if not any(p.fullmatch(n) for p in _ALLOWED))
-        if unexpected:
-            raise ModelFormatError(
-                f"the torch-export archive holds files Assay does not load: {unexpected[:5]}"
-            )
-        if "archive_format" not in names or archive.read(names["archive_format"]) != b"pt2":
-            raise ModelFormatError("the archive is not a torch.export .pt2 archive (archive_format)")
-        for required in ("models/model.json", "data/sample_inputs/model.pt"):
-            if required not in names:
-                raise ModelFormatError(f"the torch-export archive lacks {required}")
-        for kind in ("weights", "constants"):
-            config = f"data/{kind}/model_{kind}_config.json"
-            if config not in names:
-                raise ModelFormatError(f"the torch-export archive lacks {config}")
-            _check_payload_config(archive, names[config], kind)
-        _check_sample_inputs(archive, names["data/sample_inputs/model.pt"])
-        _check_program_json(archive.read(names["models/model.json"]))
+    if not data.startswith(b"PK"):
+        raise ModelFormatError("a torch-export file (.pt2) is a zip archive; this one is not")
+    archive = read_pt2(data)
+    names = archive.entries
+    unexpected = sorted(n for n in names if not any(p.fullmatch(n) for p in _ALLOWED))
+    if unexpected:
+        raise ModelFormatError(f"the torch-export archive holds files Assay does not load: {unexpected[:5]}")
+    if names.get("archive_format") != b"pt2":
+        raise ModelFormatError("the archive is not a torch.export .pt2 archive (archive_format)")
+    for required in ("models/model.json", "data/sample_inputs/model.pt"):
+        if required not in names:
+            raise ModelFormatError(f"the torch-export archive lacks {required}")
+    for kind in ("weights", "constants"):
+        config = f"data/{kind}/model_{kind}_config.json"
+        if config not in names:
+            raise ModelFormatError(f"the torch-export archive lacks {config}")
+        _check_payload_config(names[config], kind)
+    _check_sample_inputs(names["data/sample_inputs/model.pt"])
+    _check_program_json(names["models/model.json"])
+    return archive
 
 
 def check_graph_targets(program: Any) -> None:
@@ -217,9 +253,9 @@ def _allowed_target(target: Any) -> bool:
 
 def load_exported_program(data: bytes) -> Any:
     """Return the `torch.export.ExportedProgram` in `data`, after `inspect_pt2` accepted it."""
-    inspect_pt2(data)
+    checked = _rebuild(inspect_pt2(data))
     try:
-        program = torch.export.load(io.BytesIO(data))
+        program = torch.export.load(io.BytesIO(checked))
     except Exception as exc:  # torch raises many types here; the user needs one clear error
         raise ModelFormatError(f"torch.export could not load the program: {exc}") from exc
     check_graph_targets(program)
