@@ -8,6 +8,17 @@ VENV=${ASSAY_VENV:-.venv}
 export ASSAY_DATA_DIR=${ASSAY_DATA_DIR:-$PWD/data}
 
 system_packages() {
+  # bubblewrap runs uploaded models in their sandbox (core/sandbox.py); without it they run in the
+  # rlimits-only fallback and `manage.py check` warns.
+  if ! command -v bwrap >/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      echo "Installing bubblewrap (the model sandbox)…"
+      (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null) \
+        || echo "bubblewrap could not be installed: models run in the fallback sandbox"
+    else
+      echo "bubblewrap is missing: install it (Debian package bubblewrap) for the model sandbox" >&2
+    fi
+  fi
   # Pango for PDF rendering (WeasyPrint); Debian's package names.
   if ! ldconfig -p 2>/dev/null | grep -q libpangoft2-1.0; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -45,6 +56,7 @@ browser() {
 run() {
   setup
   export PYTHONUNBUFFERED=1  # the processes' output (gunicorn's access log too) reaches the terminal when written
+  export ASSAY_OUTBOUND_ALLOW_PRIVATE=${ASSAY_OUTBOUND_ALLOW_PRIVATE:-1}  # the demo may post webhooks to a receiver on this machine
   local py="$VENV/bin/python" port=${PORT:-8000}
   "$py" manage.py migrate --noinput -v0
   "$py" manage.py collectstatic --noinput -v0

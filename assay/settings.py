@@ -52,6 +52,23 @@ ASSAY_AUDIT_LOG_KEY = os.getenv("ASSAY_AUDIT_LOG_KEY") or _development_secret("a
 ASSAY_AUDIT_CHECKPOINT_DIR = Path(os.getenv("ASSAY_AUDIT_CHECKPOINT_DIR", DATA_DIR / "checkpoints"))
 ASSAY_MAX_UPLOAD_MB = envint("ASSAY_MAX_UPLOAD_MB", 200)
 ASSAY_GPU_QUEUE = envbool("ASSAY_GPU_QUEUE", "0")
+# Bounded uploads: a file is measured (by its real parser, before it is decoded) against these.
+# Datasets: rows, columns, rows × columns, and a Parquet file's data once decompressed and decoded.
+ASSAY_MAX_DATASET_ROWS = envint("ASSAY_MAX_DATASET_ROWS", 1_000_000)
+ASSAY_MAX_DATASET_COLUMNS = envint("ASSAY_MAX_DATASET_COLUMNS", 10_000)
+ASSAY_MAX_DATASET_CELLS = envint("ASSAY_MAX_DATASET_CELLS", 20_000_000)
+ASSAY_MAX_DATASET_MB = envint("ASSAY_MAX_DATASET_MB", 1024)
+# Images (stamp, verify, batches): pixels and side checked from the header before decoding; an image
+# above ASSAY_IMAGE_JOB_PIXELS is stamped or verified by a worker (202 and the job's URL).
+ASSAY_IMAGE_MAX_PIXELS = envint("ASSAY_IMAGE_MAX_PIXELS", 40_000_000)
+ASSAY_IMAGE_MAX_SIDE = envint("ASSAY_IMAGE_MAX_SIDE", 12_000)
+ASSAY_IMAGE_JOB_PIXELS = envint("ASSAY_IMAGE_JOB_PIXELS", 12_000_000)
+# Watermark batch zips (core/safezip.py): image files, inflated bytes per file and in all, and the
+# largest compression ratio of a file over 1 MiB.
+ASSAY_BATCH_MAX_FILES = envint("ASSAY_BATCH_MAX_FILES", 1000)
+ASSAY_BATCH_MAX_FILE_MB = envint("ASSAY_BATCH_MAX_FILE_MB", 100)
+ASSAY_BATCH_MAX_TOTAL_MB = envint("ASSAY_BATCH_MAX_TOTAL_MB", 512)
+ASSAY_ZIP_MAX_RATIO = envint("ASSAY_ZIP_MAX_RATIO", 100)
 # The model sandbox (core/sandbox.py): "auto" uses bubblewrap where it runs and warns otherwise,
 # "required" (production) refuses to start without it, "fallback" forces the rlimits-only child.
 ASSAY_SANDBOX = os.getenv("ASSAY_SANDBOX", "auto")
@@ -88,6 +105,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "django_celery_results",
     "axes",
+    "core",
     "accounts",
     "audit",
     "compliance",
