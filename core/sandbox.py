@@ -299,12 +299,24 @@ def _bwrap_command(python: list[str], in_dir: Path, out_dir: Path, limits_: Limi
     for hidden in _hidden_paths():
         if hidden.exists() and any(hidden == b or str(hidden).startswith(str(b) + os.sep) for b in bound):
             args += ["--tmpfs", str(hidden)]
-    args += ["--proc", "/proc", "--dev", "/dev",
+    args += ["--proc", "/proc", "--dev", "/dev"]
+    for device in _gpu_devices():  # CUDA needs its device nodes and reads /sys
+        args += ["--dev-bind", device, device]
+    if _gpu_devices():
+        args += ["--ro-bind-try", "/sys", "/sys"]
+    args += [
              "--size", str(limits_.tmpfs_size), "--tmpfs", "/tmp",
              "--ro-bind", str(in_dir), IN_DIR, "--bind", str(out_dir), OUT_DIR, "--chdir", "/tmp"]
     if seccomp_fd is not None:
         args += ["--seccomp", str(seccomp_fd)]
     return [*args, "--", *python]
+
+
+def _gpu_devices() -> list[str]:
+    """Return the NVIDIA device nodes of this host ([] without a GPU or with ASSAY_SANDBOX_GPU=0)."""
+    if os.environ.get("ASSAY_SANDBOX_GPU", "1") == "0":
+        return []
+    return sorted(str(p) for p in Path("/dev").glob("nvidia*") if not p.is_dir())
 
 
 def _python_command(in_dir: str, out_dir: str) -> list[str]:
@@ -352,6 +364,9 @@ def run(entry: str, request: dict[str, Any], inputs: dict[str, bytes] | None = N
                 raise ValueError(f"bad sandbox input name {name!r}")
             (in_dir / name).write_bytes(data)
         spec = {"entry": entry, "request": request, "limits": asdict(limits_)}
+        if use == "bubblewrap" and _gpu_devices():
+            # CUDA reserves far more address space than it uses: no RLIMIT_AS where the GPU is visible
+            spec["limits"]["memory"] = 0
         (in_dir / "request.json").write_text(json.dumps(spec))
         result = _supervise(use, in_dir, out_dir, scratch, limits_, progress, should_cancel, what)
         files = {}
@@ -510,7 +525,8 @@ def _set_limits(spec: dict[str, int]) -> None:
         except (ValueError, OSError):
             pass
 
-    cap(resource.RLIMIT_AS, int(spec["memory"]))
+    if int(spec["memory"]) > 0:
+        cap(resource.RLIMIT_AS, int(spec["memory"]))
     try:
         resource.setrlimit(resource.RLIMIT_CPU, (int(spec["cpu_seconds"]), int(spec["cpu_seconds"]) + 5))
     except (ValueError, OSError):
