@@ -8,6 +8,7 @@ from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.response import Response
 
 from assay.api import error_body
+from assay.parsers import DEFAULT_PARSERS
 
 from . import ratelimit
 from .choices import Action
@@ -47,6 +48,7 @@ class TokenView(ObtainAuthToken):
     """POST username and password, get the user's API token (rate limited like the login page)."""
 
     throttle_scope = "token"
+    parser_classes = DEFAULT_PARSERS  # strict JSON: NaN or deep nesting is a 400, not a 500
 
     def post(self, request, *args, **kwargs):
         username = str(request.data.get("username", ""))[:150].lower()

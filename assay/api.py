@@ -2,7 +2,9 @@
 
 import logging
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent, TooManyFilesSent
 from django.db import DataError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, pagination, routers, status
@@ -48,8 +50,25 @@ def _flatten(detail) -> str:
     return str(detail)
 
 
+def suspicious_error(exc: SuspiciousOperation) -> tuple[dict, int]:
+    """Return the error body and status of a request Django refused as suspicious (too many fields …)."""
+    if isinstance(exc, TooManyFieldsSent):
+        return error_body("too_many_fields", "The request has more fields than the server accepts "
+                          f"({settings.DATA_UPLOAD_MAX_NUMBER_FIELDS} at most)"), 400
+    if isinstance(exc, TooManyFilesSent):
+        return error_body("too_many_files", "The request has more files than the server accepts "
+                          f"({settings.DATA_UPLOAD_MAX_NUMBER_FILES} at most)"), 400
+    if isinstance(exc, RequestDataTooBig):
+        return error_body("too_large", "The request body is larger than the server accepts"), 413
+    return error_body("bad_request", "The request was refused as malformed"), 400
+
+
 def exception_handler(exc, context):
     """Return every error as {"error": {"code", "message", "fields"?}}."""
+    if isinstance(exc, SuspiciousOperation):
+        logger.warning("Refused request: %s", exc)
+        body, code = suspicious_error(exc)
+        return Response(body, status=code)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound(str(exc) or "Not found.")
     elif isinstance(exc, DjangoPermissionDenied):
@@ -76,6 +95,25 @@ def exception_handler(exc, context):
             code = exc.detail.code or code
         response.data = error_body(str(code), _flatten(getattr(exc, "detail", str(exc))))
     return response
+
+
+def json_400(request, exception=None):
+    """handler400: Django's refusals (too many fields or files, a bad multipart body) in the one error shape."""
+    if request.path.startswith("/api/"):
+        body, code = suspicious_error(exception) if isinstance(exception, SuspiciousOperation) else \
+            (error_body("bad_request", "Bad request."), 400)
+        return JsonResponse(body, status=code)
+    from django.views.defaults import bad_request
+
+    return bad_request(request, exception)
+
+
+def json_403(request, exception=None):
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body("permission_denied", "You do not have permission to do this."), status=403)
+    from django.views.defaults import permission_denied
+
+    return permission_denied(request, exception)
 
 
 def json_404(request, exception=None):

@@ -50,5 +50,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
+handler400 = "assay.api.json_400"
+handler403 = "assay.api.json_403"
 handler404 = "assay.api.json_404"
 handler500 = "assay.api.json_500"

@@ -7,16 +7,22 @@ associated data, so a file swapped for another artifact's file fails authenticat
 import base64
 import binascii
 import hashlib
+import logging
 import os
+import threading
 from pathlib import Path
 
+from celery.signals import task_postrun
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
+from django.core.signals import request_finished
+from django.db import DatabaseError, transaction
 
 from .models import Artifact
 
 NONCE_BYTES = 12
+logger = logging.getLogger(__name__)
 
 
 class ArtifactIntegrityError(Exception):
@@ -60,9 +66,74 @@ def store(data: bytes, *, organization, filename: str) -> Artifact:
         organization=organization, sha256=hashlib.sha256(data).hexdigest(), size=len(data),
         filename=Path(filename).name[:255] or "upload", key_id=key_id(key),
     )
+    discard_orphans()
     _write(artifact, data, key)
-    artifact.save()
+    try:
+        artifact.save()
+    except BaseException:
+        artifact_path(artifact).unlink(missing_ok=True)
+        raise
+    if transaction.get_connection().in_atomic_block:
+        entry = (artifact.pk, artifact_path(artifact))
+        _written_in_transaction().append(entry)
+        transaction.on_commit(lambda: _forget(entry))  # committed: nothing to check
     return artifact
+
+
+#
+# Files of rolled-back transactions: `store` writes the file at once (code later in the same
+# transaction may read it), and a transaction that then rolls back (a failed upload) takes the row
+# with it; the file is removed when the request or task ends, or at this thread's next `store`.
+#
+
+_local = threading.local()
+
+
+def _written_in_transaction() -> list[tuple[object, Path]]:
+    if not hasattr(_local, "written"):
+        _local.written = []
+    return _local.written
+
+
+def _forget(entry) -> None:
+    written = _written_in_transaction()
+    if entry in written:
+        written.remove(entry)
+
+
+def discard_orphans() -> int:
+    """Remove the files this thread stored whose Artifact row did not survive; return how many.
+
+    A file whose row exists is forgotten once no transaction is open (it was committed), and kept
+    in view while one is (it may still roll back).
+    """
+    written = _written_in_transaction()
+    if not written:
+        return 0
+    try:
+        alive = set(Artifact.objects.filter(pk__in=[pk for pk, _ in written]).values_list("pk", flat=True))
+        open_transaction = transaction.get_connection().in_atomic_block
+    except DatabaseError:  # a transaction that must roll back first: look again later
+        return 0
+    removed = 0
+    for pk, path in list(written):
+        if pk in alive and open_transaction:
+            continue
+        written.remove((pk, path))
+        if pk not in alive:
+            path.unlink(missing_ok=True)
+            removed += 1
+    if removed:
+        logger.info("Removed %d artifact file(s) of rolled-back transactions", removed)
+    return removed
+
+
+def _discard_orphans_after(**kwargs) -> None:
+    discard_orphans()
+
+
+request_finished.connect(_discard_orphans_after, dispatch_uid="assay.artifacts.discard_orphans")
+task_postrun.connect(_discard_orphans_after, dispatch_uid="assay.artifacts.discard_orphans", weak=False)
 
 
 def _write(artifact: Artifact, data: bytes, key: bytes) -> None:

@@ -9,12 +9,21 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.text import Text  # noqa: E402
+
+# Labels are user data (group values, feature names): "$x$" in one must print as it is, never be
+# parsed as mathtext (a parse error would fail the chart, and with it a scheduled report).
+matplotlib.rcParams["text.parse_math"] = False
+matplotlib.rcParams["text.usetex"] = False
 
 STATUS_COLOURS = {"pass": "#1f7a3a", "warn": "#a86b00", "fail": "#b3261e", None: "#2456a6"}
 
 
 def figure_svg(fig) -> str:
     """Return the matplotlib figure as inline SVG text (no XML prolog) and close it."""
+    for text in fig.findobj(Text):  # in case something changed rcParams after this module set them
+        text.set_parse_math(False)
+        text.set_usetex(False)
     buffer = io.StringIO()
     fig.savefig(buffer, format="svg", bbox_inches="tight")
     plt.close(fig)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import unicodedata
 import urllib.error
 import urllib.request
 from typing import Any
@@ -108,10 +109,14 @@ def previous_report(system: AISystem, schedule_id: int | None) -> Report | None:
 
 
 def build_content(system: AISystem, run: AuditRun | None, *, schedule=None, error: str = "",
-                  previous: Report | None = None) -> dict[str, Any]:
-    """Return every fact the report shows, charts included (SVG text)."""
+                  previous: Report | None = None, render_failed: bool = False) -> dict[str, Any]:
+    """Return every fact the report shows, charts included (SVG text).
+
+    `render_failed`: the full report could not be rendered; this one says so (with `error`) and
+    shows no metrics or charts, so that it renders and is sent as a failure.
+    """
     now = timezone.now()
-    failed = run is None or run.status != JobStatus.SUCCEEDED
+    failed = render_failed or run is None or run.status != JobStatus.SUCCEEDED
     content: dict[str, Any] = {
         "kind": ReportKind.FAILURE if failed else ReportKind.AUDIT,
         "title": f"{'Failed audit' if failed else 'Audit report'}: {system.name}",
@@ -122,6 +127,8 @@ def build_content(system: AISystem, run: AuditRun | None, *, schedule=None, erro
         "previous": {"id": previous.pk, "created": previous.created.isoformat()} if previous else None,
         "metrics": [], "dimensions": {}, "charts": {}, "changes": [], "alerts": [],
     }
+    if render_failed:
+        content.update(title=f"Report failed: {system.name}", render_failed=True)
     if failed:
         content["error"] = content["error"] or f"The audit ended {run.status if run else 'before it started'}"
         return content
@@ -158,13 +165,14 @@ def render_html(content: dict[str, Any]) -> str:
 
 
 def create_report(system: AISystem, run: AuditRun | None, *, user=None, schedule=None, scheduled_run=None,
-                  error: str = "") -> Report:
+                  error: str = "", render_failed: bool = False) -> Report:
     """Render, hash and store a report; return it (the caller enqueues delivery).
 
     `user` is the requesting user, or a name for the audit log ("cli"); None means the worker.
     """
     previous = previous_report(system, schedule.pk if schedule else None)
-    content = build_content(system, run, schedule=schedule, error=error, previous=previous)
+    content = build_content(system, run, schedule=schedule, error=error, previous=previous,
+                            render_failed=render_failed)
     pdf = html_to_pdf(render_html(content))
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     with transaction.atomic():
@@ -194,8 +202,34 @@ def report_for_scheduled_run(scheduled_run_id: int) -> Report | None:
         report = create_report(fired.system, run, schedule=fired.schedule, scheduled_run=fired, error=fired.error)
     except IntegrityError:  # a concurrent delivery of the same task won
         return None
+    except Exception as exc:  # whatever broke the rendering, the firing must end with a report
+        logger.exception("The report of scheduled run %s could not be rendered", fired.pk)
+        report = _failed_render_report(fired, run, exc)
+        if report is None:
+            return None
     transaction.on_commit(lambda: _enqueue_delivery(report.pk))
     return report
+
+
+def _failed_render_report(fired: ScheduledRun, run: AuditRun | None, exc: Exception) -> Report | None:
+    """Return a failure report saying the full one could not be rendered (it is sent like an alert).
+
+    When even that cannot be rendered, the firing keeps the reason in `error` and is not tried again
+    (the sweep of unreported firings skips it): a broken report never retries forever.
+    """
+    from assay.jobs import readable_error
+
+    reason = f"The report could not be rendered ({readable_error(exc)}); the audit's results are on the dashboard"
+    try:
+        return create_report(fired.system, run, schedule=fired.schedule, scheduled_run=fired, error=reason,
+                             render_failed=True)
+    except IntegrityError:
+        return None
+    except Exception as again:
+        logger.exception("Neither the report of scheduled run %s nor its failure report could be rendered", fired.pk)
+        ScheduledRun.objects.filter(pk=fired.pk).update(
+            error=f"{reason}; nor could its failure report ({readable_error(again)})")
+        return None
 
 
 def latest_audit(system: AISystem) -> AuditRun:
@@ -225,17 +259,26 @@ def _enqueue_delivery(report_id: int) -> None:
         call_webhook_task.apply_async((report_id, 1), queue="default")
 
 
+def header_text(text: str, limit: int = 120) -> str:
+    """Return `text` fit for a mail header: control characters (a newline in a system name) become
+    spaces, so that Django never refuses the message (BadHeaderError) and nothing is injected."""
+    cleaned = " ".join("".join(" " if unicodedata.category(c)[0] == "C" else c for c in str(text)).split())
+    return cleaned if len(cleaned) <= limit else cleaned[:limit - 1] + "…"
+
+
 def email_subject(report: Report) -> str:
     """Return the subject: alerts and failures say so first."""
     when = report.created.strftime("%Y-%m-%d %H:%M UTC")
+    name = header_text(report.system.name)
     if report.kind == ReportKind.FAILURE:
-        return f"[Assay] AUDIT FAILED: {report.system.name} ({when})"
+        what = "REPORT FAILED" if (report.content or {}).get("render_failed") else "AUDIT FAILED"
+        return f"[Assay] {what}: {name} ({when})"
     if report.alerts:
-        names = ", ".join(a["metric"] for a in report.alerts[:5])
-        return f"[Assay] ALERT: {len(report.alerts)} metric(s) got worse ({names}): {report.system.name} ({when})"
+        names = header_text(", ".join(str(a["metric"]) for a in report.alerts[:5]))
+        return f"[Assay] ALERT: {len(report.alerts)} metric(s) got worse ({names}): {name} ({when})"
     change = "first report" if report.previous_id is None else \
         "changes since the previous report" if report.changed else "no change"
-    return f"[Assay] Audit report: {report.system.name} ({when}), {change}"
+    return f"[Assay] Audit report: {name} ({when}), {change}"
 
 
 def email_report(report_id: int) -> int:

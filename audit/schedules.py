@@ -224,7 +224,7 @@ def _enqueue_report(scheduled_run_id: int) -> None:
 
 def sweep_unreported() -> int:
     """Enqueue reports of firings whose audit ended without one (e.g. failed by the stale-job reaper)."""
-    pending = ScheduledRun.objects.filter(report__isnull=True).filter(
+    pending = ScheduledRun.objects.filter(report__isnull=True, error="").filter(  # error: no report can be rendered
         audit_run__status__in=FINISHED_STATUSES).values_list("pk", flat=True)[:SWEEP_LIMIT]
     for pk in pending:
         _enqueue_report(pk)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -14,6 +15,8 @@ from . import pdf
 
 CONTENT_TYPES = {"json": "application/json", "csv": "text/csv; charset=utf-8", "html": "text/html; charset=utf-8",
                  "pdf": "application/pdf"}
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+_LINE_BREAKS = re.compile(r"\r\n|[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]")
 CSV_COLUMNS = ("framework_bundle", "id", "instrument", "article", "title", "verification", "applies",
                "applies_from", "in_force", "status", "status_reason", "applicability_reason", "evidence_type",
                "evidence", "source_url")
@@ -32,7 +35,7 @@ def to_csv(document: dict[str, Any]) -> bytes:
     """Return CSV: comment lines naming the disclaimer and framework versions, then one row per item."""
     out = io.StringIO()
     out.write(f"# {document['disclaimer']}\n")
-    out.write(f"# system {document['system']['id']} {document['system']['name']}; evaluated on "
+    out.write(f"# system {document['system']['id']} {one_line(document['system']['name'])}; evaluated on "
               f"{document['evaluated_on']}\n")
     for checklist in document["checklists"]:
         for ver in checklist["framework_versions"]:
@@ -43,11 +46,29 @@ def to_csv(document: dict[str, Any]) -> bytes:
     for checklist in document["checklists"]:
         for row in checklist["items"]:
             links = "; ".join(f"{e['kind']}:{e.get('id', '')}" for e in row["evidence"])
-            writer.writerow((checklist["framework"], row["id"], row["framework"], row["article"], row["title"],
-                             row["verification"], row["applies"], row["applies_from"] or "", row["in_force"],
-                             row["status"], row["status_reason"], row["applicability_reason"],
-                             row["evidence_type"], links, row["source_url"]))
+            writer.writerow(safe_cell(value) for value in (
+                checklist["framework"], row["id"], row["framework"], row["article"], row["title"],
+                row["verification"], row["applies"], row["applies_from"] or "", row["in_force"],
+                row["status"], row["status_reason"], row["applicability_reason"],
+                row["evidence_type"], links, row["source_url"]))
     return out.getvalue().encode("utf-8")
+
+
+def one_line(value: Any) -> str:
+    """Return `value` as text on one line: every line break (CR, LF, U+2028 …) becomes a space."""
+    return _LINE_BREAKS.sub(" ", "" if value is None else str(value))
+
+
+def safe_cell(value: Any) -> str:
+    """Return a CSV cell that a spreadsheet shows as text and that never breaks its line.
+
+    A cell starting with =, +, -, @, a tab or a CR would be read as a formula (CSV injection): it
+    gets a leading single quote. Line breaks inside a value become spaces.
+    """
+    text = "" if value is None else str(value)
+    if text.lstrip(" ")[:1] in FORMULA_PREFIXES:  # " =1+2" is a formula too
+        text = "'" + text
+    return one_line(text)
 
 
 def to_html(document: dict[str, Any]) -> bytes:

@@ -1,6 +1,6 @@
-import json
-
 from rest_framework import serializers
+
+from assay import parsers as strict_json
 
 from ..choices import DATASHEET_FIELDS, MODEL_CARD_FIELDS, Modality, ModelFormat
 from ..models import AISystem, AuditLogEntry, DatasetVersion, ModelVersion
@@ -12,9 +12,9 @@ class JSONObjectField(serializers.JSONField):
     def to_internal_value(self, data):
         if isinstance(data, str):
             try:
-                data = json.loads(data) if data.strip() else {}
-            except json.JSONDecodeError as exc:
-                raise serializers.ValidationError(f"Not valid JSON: {exc.msg}") from None
+                data = strict_json.loads(data) if data.strip() else {}
+            except ValueError as exc:  # not JSON, NaN/Infinity, too deep
+                raise serializers.ValidationError(f"Not valid JSON: {getattr(exc, 'msg', exc)}") from None
         if not isinstance(data, dict):
             raise serializers.ValidationError("Expected a JSON object")
         return data
@@ -32,9 +32,9 @@ class StringListField(serializers.ListField):
             text = data.strip()
             if text.startswith("["):
                 try:
-                    data = json.loads(text)
-                except json.JSONDecodeError as exc:
-                    raise serializers.ValidationError(f"Not valid JSON: {exc.msg}") from None
+                    data = strict_json.loads(text)
+                except ValueError as exc:
+                    raise serializers.ValidationError(f"Not valid JSON: {getattr(exc, 'msg', exc)}") from None
             else:
                 data = [part.strip() for part in text.split(",") if part.strip()]
         return super().to_internal_value(data)

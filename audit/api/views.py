@@ -4,13 +4,14 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from accounts.choices import Action
 from accounts.models import Organization
 from accounts.permissions import get_visible_or_404, organization_for_create, organization_lookup, parse_id
 from assay.api import error_body
+from assay.parsers import StrictJSONParser
 from assay.viewsets import OrganizationScopedViewSet
 
 from .. import artifacts, auditlog, jobs, services
@@ -66,7 +67,7 @@ class AISystemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
 class VersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrganizationScopedViewSet):
     """Shared behaviour of dataset and model versions: immutable, uploaded, downloadable."""
 
-    parser_classes = [MultiPartParser, FormParser, JSONParser]
+    parser_classes = [MultiPartParser, FormParser, StrictJSONParser]
     kind = ""
 
     def get_queryset(self):

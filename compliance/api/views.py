@@ -5,13 +5,14 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.choices import Action
 from accounts.permissions import get_visible_or_404, parse_id, require
+from assay.parsers import StrictJSONParser
 from assay.viewsets import OrganizationScopedViewSet
 from audit import artifacts, auditlog
 from audit.models import AISystem
@@ -141,7 +142,7 @@ class FrameworksView(APIView):
 
 
 class _EvidenceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrganizationScopedViewSet):
-    parser_classes = [MultiPartParser, FormParser, JSONParser]
+    parser_classes = [MultiPartParser, FormParser, StrictJSONParser]
     write_action = Action.CHANGE
 
     def get_queryset(self):

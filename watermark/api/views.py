@@ -5,7 +5,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action, api_view, parser_classes
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from accounts.choices import Action
@@ -18,7 +18,8 @@ from accounts.permissions import (
     require,
 )
 from assay.api import error_body
-from assay.viewsets import OrganizationScopedViewSet
+from assay.parsers import StrictJSONParser
+from assay.viewsets import OrganizationScopedViewSet, require_role_somewhere
 from audit import artifacts
 from audit.models import AISystem
 
@@ -61,6 +62,7 @@ def stamp(request):
     Headers: X-Assay-Record (provenance record id), X-Assay-Produce-Id (AIGC ProduceID) and
     X-Assay-Payload (the invisible watermark's payload, hex).
     """
+    require_role_somewhere(request.user, Action.CHANGE)  # a viewer's 403 comes before its body is read
     form = s.StampForm(data=request.data)
     form.is_valid(raise_exception=True)
     data = form.validated_data
@@ -176,7 +178,7 @@ class ProvenanceRecordViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
                                                      OpenApiParameter("system", int)],
                request=s.WatermarkPolicySerializer, responses=s.WatermarkPolicySerializer, tags=["watermark"])
 @api_view(["GET", "PUT", "PATCH"])
-@parser_classes([JSONParser, FormParser, MultiPartParser])
+@parser_classes([StrictJSONParser, FormParser, MultiPartParser])
 def policy(request):
     """The stamping policy (layers, label text and corner, AIGC producer code) of an organisation or one system.
 
