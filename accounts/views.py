@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
 from django.http import Http404
@@ -31,27 +32,19 @@ def switch_organization(request):
 
 
 class RateLimitedLoginView(LoginView):
-    """The dashboard login, refusing more than LOGIN_LIMIT posts per address and username per window."""
+    """The dashboard login; django-axes (accounts/ratelimit.py) counts failures and answers a lockout with 429."""
 
     template_name = "accounts/login.html"
 
-    def post(self, request, *args, **kwargs):
-        username = request.POST.get("username", "")[:150].lower()
-        if not ratelimit.hit("login", ratelimit.client_ip(request), username):
-            response = self.render_to_response(self.get_context_data(rate_limited=True, form=self.get_form()))
-            response.status_code = 429
-            return response
-        return super().post(request, *args, **kwargs)
-
 
 class TokenView(ObtainAuthToken):
-    """POST username and password, get the user's API token (rate limited like the login page)."""
+    """POST username and password, get the user's API token (login limits as for the login page)."""
 
-    throttle_scope = "token"
     parser_classes = DEFAULT_PARSERS  # strict JSON: NaN or deep nesting is a 400, not a 500
 
-    def post(self, request, *args, **kwargs):
-        username = str(request.data.get("username", ""))[:150].lower()
-        if not ratelimit.hit("token", ratelimit.client_ip(request), username):
-            return Response(error_body("throttled", "Too many attempts; try again in a few minutes"), status=429)
-        return super().post(request, *args, **kwargs)
+    def handle_exception(self, exc):
+        # DRF hands authenticate() its own request object, so axes' middleware never sees the flag.
+        if ratelimit.is_locked_out(self.request):
+            return Response(error_body("throttled", ratelimit.MESSAGE), status=429,
+                            headers={"Retry-After": str(settings.ASSAY_LOGIN_WINDOW_S)})
+        return super().handle_exception(exc)

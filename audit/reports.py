@@ -11,8 +11,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import unicodedata
-import urllib.error
-import urllib.request
 from typing import Any
 
 from django.conf import settings
@@ -22,6 +20,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from assay.pdf import html_to_pdf
+from core import outbound
 
 from . import alerts, artifacts, auditlog, charts
 from .choices import JobStatus
@@ -312,29 +311,20 @@ def webhook_payload(report: Report) -> dict[str, Any]:
             "pdf": f"/api/v1/reports/{report.pk}/pdf"}
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        return None  # a redirect is an answer, not an invitation to post elsewhere
-
-
 def post_webhook(url: str, secret: str, payload: dict[str, Any]) -> int:
-    """POST the signed JSON; return the HTTP status (raise OSError on a network failure)."""
+    """POST the signed JSON to the checked address (core.outbound); return the HTTP status.
+
+    Raise outbound.RefusedURL when the URL is not allowed now, outbound.TransportError (a short
+    category such as "connection refused") when the call fails. Redirects are not followed.
+    """
     body = alerts.webhook_body(payload)
-    request = urllib.request.Request(url, data=body, method="POST", headers={
-        "Content-Type": "application/json", "User-Agent": "Assay-Webhook/1",
-        alerts.SIGNATURE_HEADER: alerts.sign(secret, body), "X-Assay-Event": payload["event"],
-    })
-    opener = urllib.request.build_opener(_NoRedirect)
-    try:
-        with opener.open(request, timeout=WEBHOOK_TIMEOUT_S) as response:
-            return response.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
+    headers = {"Content-Type": "application/json", "User-Agent": "Assay-Webhook/1",
+               alerts.SIGNATURE_HEADER: alerts.sign(secret, body), "X-Assay-Event": payload["event"]}
+    return outbound.post_json(url, body, headers, WEBHOOK_TIMEOUT_S, max_response_bytes=0).status
 
 
 def call_webhook(report_id: int, attempt: int = 1) -> bool:
     """Call the schedule's webhook once; on failure schedule the next attempt (at most 3). True when 2xx."""
-    from .schedules import check_webhook_url
     from .tasks import call_webhook_task
 
     report = Report.objects.select_related("schedule").get(pk=report_id)
@@ -342,11 +332,12 @@ def call_webhook(report_id: int, attempt: int = 1) -> bool:
     if schedule is None or not schedule.webhook_url:
         return False
     try:
-        status = post_webhook(check_webhook_url(schedule.webhook_url), schedule.webhook_secret,
-                              webhook_payload(report))
+        status = post_webhook(schedule.webhook_url, schedule.webhook_secret, webhook_payload(report))
         ok, detail = 200 <= status < 300, f"HTTP {status}"
-    except (OSError, ValueError) as exc:
-        ok, detail = False, f"{type(exc).__name__}: {exc}"[:500]
+    except outbound.RefusedURL as exc:  # our own words: which rule refused the address
+        ok, detail = False, f"refused: {exc}"[:500]
+    except outbound.OutboundError as exc:  # a category only; the transport's text is in the worker log
+        ok, detail = False, str(exc)[:500]
     if not ok and attempt < WEBHOOK_MAX_ATTEMPTS:
         countdown = WEBHOOK_BACKOFF_S[min(attempt - 1, len(WEBHOOK_BACKOFF_S) - 1)]
         call_webhook_task.apply_async((report_id, attempt + 1), queue="default", countdown=countdown)

@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 import logging
 from datetime import datetime
-from urllib.parse import urlparse
 
 from django.db import transaction
 from django.utils import timezone
+
+from core import outbound
 
 from . import auditlog, jobs
 from .choices import FINISHED_STATUSES
@@ -58,13 +59,17 @@ def parse_cron(text: str) -> dict[str, str]:
 
 
 def check_webhook_url(url: str) -> str:
-    """Return the URL when it is an absolute http(s) URL; raise ScheduleError otherwise."""
+    """Return the URL when Assay may call it now (core.outbound.check_url); raise ScheduleError otherwise.
+
+    The host is resolved here and again at every call: a loopback, private, link-local or other
+    non-public address is refused unless ASSAY_OUTBOUND_ALLOW_PRIVATE=1.
+    """
     if not url:
         return ""
-    parsed = urlparse(url)
-    if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        raise ScheduleError("The webhook URL must be an http:// or https:// URL",
-                            {"webhook_url": "only http and https URLs are called"})
+    try:
+        outbound.check_url(url)
+    except outbound.RefusedURL as exc:
+        raise ScheduleError(f"The webhook URL is refused: {exc}", {"webhook_url": str(exc)}) from None
     return url
 
 

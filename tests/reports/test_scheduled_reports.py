@@ -19,6 +19,7 @@ from audit import artifacts, reports, schedules
 from audit.management.commands.train_baseline import train_and_register
 from audit.metrics.catalog import CATALOG
 from audit.models import AuditLogEntry, AuditRun, Report, ReportDelivery, ScheduledRun
+from core import outbound
 
 CONFIG = {"ig_rows": 20, "sensitivity_rows": 10}
 SECRET = "s3cret-webhook-key-0123456789"
@@ -53,15 +54,8 @@ def pdf_text(report: Report) -> str:
     return "\n".join(page.extract_text() for page in reader.pages)
 
 
-class FakeResponse:
-    def __init__(self, status):
-        self.status = status
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
+def answer(status):
+    return outbound.Response(status=status, headers={}, body=b"")
 
 
 def test_it_keeps_a_beat_entry_in_step_with_the_schedule(alice, schedule):
@@ -145,13 +139,13 @@ def test_it_alerts_and_signs_the_webhook_when_a_metric_gets_worse(schedule, djan
     first = Report.objects.get()
     calls = []
 
-    def fake_open(self, request, timeout=None):
-        calls.append((request.full_url, request.data, dict(request.header_items()), timeout))
-        return FakeResponse(204)
+    def fake_post(url, body, headers=None, timeout=None, **kwargs):
+        calls.append((url, body, headers, timeout))
+        return answer(204)
 
     # when: the next run finds FAIR-01 failing and the webhook endpoint answers 204
     with mock.patch.object(engine, "status_for", forced("fail")), \
-         mock.patch("urllib.request.OpenerDirector.open", fake_open):
+         mock.patch.object(outbound, "post_json", fake_post):
         fire_beat_entry(schedule, django_capture_on_commit_callbacks)
 
     # then: the report says so at the top, the subject says so, and the webhook got a valid signature
@@ -166,7 +160,7 @@ def test_it_alerts_and_signs_the_webhook_when_a_metric_gets_worse(schedule, djan
     (url, body, headers, timeout), = calls
     assert url == "https://hooks.example.org/assay" and timeout <= 10
     expected = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
-    assert headers["X-assay-signature"] == expected
+    assert headers["X-Assay-Signature"] == expected
     payload = json.loads(body)
     assert payload["event"] == "report.alert" and payload["report"] == second.pk
     assert payload["alerts"] == second.alerts and payload["sha256"] == second.sha256
@@ -178,16 +172,16 @@ def test_it_retries_a_failing_webhook_at_most_three_times(schedule, django_captu
     report = Report.objects.get()
     attempts = []
 
-    def refuse(self, request, timeout=None):
-        attempts.append(request.full_url)
-        raise OSError("connection refused")
+    def refuse(url, body, headers=None, timeout=None, **kwargs):
+        attempts.append(url)
+        raise outbound.TransportError("connection refused")
 
-    with mock.patch("urllib.request.OpenerDirector.open", refuse), django_capture_on_commit_callbacks(execute=True):
+    with mock.patch.object(outbound, "post_json", refuse), django_capture_on_commit_callbacks(execute=True):
         assert reports.call_webhook(report.pk) is False
 
     assert len(attempts) == 3
     delivery = ReportDelivery.objects.get(report=report, channel="webhook")
-    assert delivery.status == "failed" and delivery.attempts == 3 and "connection refused" in delivery.detail
+    assert delivery.status == "failed" and delivery.attempts == 3 and delivery.detail == "connection refused"
 
 
 def test_it_produces_a_failure_report_when_the_audit_fails(schedule, django_capture_on_commit_callbacks):
@@ -195,7 +189,7 @@ def test_it_produces_a_failure_report_when_the_audit_fails(schedule, django_capt
     model = schedule.system.current_model
     artifacts.artifact_path(model.artifact).unlink()
 
-    with mock.patch("urllib.request.OpenerDirector.open", lambda self, r, timeout=None: FakeResponse(200)) as _:
+    with mock.patch.object(outbound, "post_json", lambda url, body, headers=None, timeout=None, **kw: answer(200)):
         fire_beat_entry(schedule, django_capture_on_commit_callbacks)
 
     run = AuditRun.objects.get()
