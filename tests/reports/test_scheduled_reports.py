@@ -127,14 +127,22 @@ def test_it_reports_no_change_when_nothing_moved(schedule, django_capture_on_com
 
 
 def test_it_alerts_and_signs_the_webhook_when_a_metric_gets_worse(schedule, django_capture_on_commit_callbacks):
-    # given: a first report in which FAIR-01 passed
-    from audit.metrics import engine
-    real_status = engine.status_for
+    # given: a first report in which FAIR-01 passed (the audit runs in the model sandbox, a separate
+    # process, so the status is moved through the organisation thresholds the audit is handed)
+    from audit import jobs
+    real_context = jobs.context_for
 
     def forced(status):
-        return lambda mid, value, override=None: status if mid == "FAIR-01" else real_status(mid, value, override)
+        limit = 1e9 if status == "pass" else -1.0  # FAIR-01 is "lower is better"; a difference is never < 0
 
-    with mock.patch.object(engine, "status_for", forced("pass")):
+        def context_for(run):
+            context = real_context(run)
+            context.thresholds = {"FAIR-01": {"pass": limit, "warn": limit}}
+            return context
+
+        return context_for
+
+    with mock.patch.object(jobs, "context_for", forced("pass")):
         fire_beat_entry(schedule, django_capture_on_commit_callbacks)
     first = Report.objects.get()
     calls = []
@@ -144,7 +152,7 @@ def test_it_alerts_and_signs_the_webhook_when_a_metric_gets_worse(schedule, djan
         return answer(204)
 
     # when: the next run finds FAIR-01 failing and the webhook endpoint answers 204
-    with mock.patch.object(engine, "status_for", forced("fail")), \
+    with mock.patch.object(jobs, "context_for", forced("fail")), \
          mock.patch.object(outbound, "post_json", fake_post):
         fire_beat_entry(schedule, django_capture_on_commit_callbacks)
 
