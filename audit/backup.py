@@ -1,7 +1,10 @@
 """Backup and restore: a database dump plus the encrypted artifact files, checked on restore.
 
 The archive holds `db.json` (Django's dumpdata), `artifacts/<org>/<id>.bin` (still encrypted: the
-key is not in the backup) and `manifest.json` (each artifact's recorded SHA-256 and file digest).
+key is not in the backup) and `manifest.json` (each artifact's recorded SHA-256 and file digest, and
+a signed checkpoint of every audit-log chain, taken just before the dump). A restore verifies every
+chain with the audit-log key, against the backup's checkpoints and against the checkpoint files
+already on this machine; once it verifies, the restored heads are checkpointed here.
 """
 
 from __future__ import annotations
@@ -27,12 +30,21 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     tar.addfile(info, io.BytesIO(data))
 
 
+def _chains() -> dict:
+    """Return every chain's name (organisation slug, or "installation") and organisation id."""
+    from accounts.models import Organization
+
+    return {**dict(Organization.objects.order_by("pk").values_list("slug", "pk")), "installation": None}
+
+
 def backup(path: Path) -> dict:
     """Write the archive to `path` and return its manifest."""
+    # Checkpoint first: every head checkpointed is then in the dump (which may only have grown since).
+    checkpoints = {name: auditlog.write_checkpoint(org_id) for name, org_id in _chains().items()}
     dump = io.StringIO()
     call_command("dumpdata", "--natural-foreign", "--natural-primary", *sum([["-e", e] for e in EXCLUDE], []),
                  stdout=dump)
-    manifest = {"artifacts": {}}
+    manifest = {"artifacts": {}, "checkpoints": checkpoints}
     with tarfile.open(path, "w:gz") as tar:
         _add(tar, "db.json", dump.getvalue().encode())
         for artifact in Artifact.objects.order_by("pk"):
@@ -63,15 +75,35 @@ def restore(path: Path) -> dict:
         call_command("loaddata", str(fixture), verbosity=0)
     finally:
         fixture.unlink(missing_ok=True)
-    return verify_store()
+    result = verify_store(checkpoints=manifest.get("checkpoints") or {})
+    if result["ok"]:
+        for org_id in _chains().values():
+            auditlog.write_checkpoint(org_id)
+    return result
 
 
-def verify_store() -> dict:
-    """Return every chain's verification and every artifact's integrity check."""
-    from accounts.models import Organization
+def _bad_checkpoint(problem: str) -> dict:
+    return {"ok": False, "first_broken": {"id": None, "seq": None,
+                                          "reason": f"the backup's checkpoint of this chain is invalid: {problem}"}}
 
-    chains = {org.slug: auditlog.verify(org.pk) for org in Organization.objects.all()}
-    chains["installation"] = auditlog.verify(None)
+
+def verify_store(checkpoints: dict | None = None) -> dict:
+    """Return every chain's verification and every artifact's integrity check.
+
+    `checkpoints` maps a chain's name (organisation slug, or "installation") to a checkpoint from
+    elsewhere (a backup's manifest): the chain must contain it, as well as the checkpoints on disk.
+    """
+    checkpoints = checkpoints or {}
+    chains = {}
+    for name, org_id in _chains().items():
+        given = checkpoints.get(name)
+        problem = auditlog.checkpoint_problem(given, org_id) if given is not None else None
+        chains[name] = _bad_checkpoint(problem) if problem else \
+            auditlog.verify(org_id, checkpoints=[given] if given is not None else [])
+    missing = sorted(set(checkpoints) - set(chains))
+    for name in missing:  # a chain the backup had that the database no longer has
+        chains[name] = {"ok": False, "first_broken": {
+            "id": None, "seq": 1, "reason": "the backup checkpointed this chain, but the database has no such organisation"}}
     broken = []
     for artifact in Artifact.objects.all():
         try:

@@ -338,6 +338,10 @@ class Report(OrganizationOwned):
     changed = models.BooleanField(default=False, help_text="Something moved since the previous report")
     artifact = models.ForeignKey(Artifact, on_delete=models.PROTECT, related_name="+")
     sha256 = models.CharField(max_length=64, help_text="SHA-256 of the PDF")
+    pdf_hmac = models.CharField(max_length=64, blank=True, default="",
+                                help_text="HMAC-SHA256 of the PDF under the audit-log key")
+    content_hmac = models.CharField(max_length=64, blank=True, default="",
+                                    help_text="HMAC-SHA256 of the canonical JSON of `content` under the audit-log key")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
     created = models.DateTimeField(default=timezone.now)
 

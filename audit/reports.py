@@ -3,12 +3,15 @@
 The same template (templates/audit/report_body.html) renders the dashboard page and the PDF. A
 report keeps the facts it was rendered from (`content`), the alerts (metrics whose status got
 worse since the previous report of the same schedule, or of the system for unscheduled reports),
-and the SHA-256 of its PDF, which lives encrypted in the artifact store.
+and the SHA-256 of its PDF, which lives encrypted in the artifact store. Its JSON content and its
+PDF are also signed with the audit-log key (`content_hmac`, `pdf_hmac`), and the content embeds a
+signed checkpoint of the organisation's audit-log chain (`audit_log_checkpoint`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import unicodedata
 from typing import Any
@@ -123,6 +126,7 @@ def build_content(system: AISystem, run: AuditRun | None, *, schedule=None, erro
         "schedule": {"id": schedule.pk, "name": schedule.name, "timing": schedule.timing} if schedule else None,
         "audit_run": _run_facts(run), "error": error or (run.error if run is not None and failed else ""),
         "compliance": compliance_summaries(system), "audit_log": auditlog.verify(system.organization_id),
+        "audit_log_checkpoint": auditlog.checkpoint(system.organization_id),
         "previous": {"id": previous.pk, "created": previous.created.isoformat()} if previous else None,
         "metrics": [], "dimensions": {}, "charts": {}, "changes": [], "alerts": [],
     }
@@ -172,6 +176,7 @@ def create_report(system: AISystem, run: AuditRun | None, *, user=None, schedule
     previous = previous_report(system, schedule.pk if schedule else None)
     content = build_content(system, run, schedule=schedule, error=error, previous=previous,
                             render_failed=render_failed)
+    content = json.loads(auditlog.canonical_json(content))  # what the JSON field gives back, as signed
     pdf = html_to_pdf(render_html(content))
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     with transaction.atomic():
@@ -180,12 +185,27 @@ def create_report(system: AISystem, run: AuditRun | None, *, user=None, schedule
             organization=system.organization, system=system, schedule=schedule, scheduled_run=scheduled_run,
             audit_run=run, previous=previous, kind=content["kind"], title=content["title"][:300], content=content,
             alerts=content["alerts"], changed=bool(content["changes"]), artifact=artifact,
-            sha256=hashlib.sha256(pdf).hexdigest(), created_by=user if getattr(user, "pk", None) else None,
+            sha256=hashlib.sha256(pdf).hexdigest(), pdf_hmac=auditlog.sign_bytes(pdf),
+            content_hmac=auditlog.sign_content(content), created_by=user if getattr(user, "pk", None) else None,
         )
         auditlog.record("report.create", organization=system.organization, actor=user or "worker", obj=report,
                         payload={"kind": report.kind, "audit_run": run.pk if run else None, "sha256": report.sha256,
+                                 "content_hmac": report.content_hmac, "pdf_hmac": report.pdf_hmac,
                                  "alerts": [a["metric"] for a in report.alerts], "schedule": report.schedule_id})
+        auditlog.write_checkpoint_on_commit(system.organization_id)
     return report
+
+
+def verify_report(report: Report, pdf: bytes | None = None) -> dict[str, bool]:
+    """Return whether the report's JSON content and its PDF still match their keyed hashes."""
+    if pdf is None:
+        try:
+            pdf = artifacts.read(report.artifact)
+        except artifacts.ArtifactIntegrityError:
+            pdf = None
+    return {"content": auditlog.check_content(report.content, report.content_hmac),
+            "pdf": pdf is not None and hashlib.sha256(pdf).hexdigest() == report.sha256
+            and auditlog.check_bytes(pdf, report.pdf_hmac)}
 
 
 def report_for_scheduled_run(scheduled_run_id: int) -> Report | None:

@@ -37,6 +37,8 @@ def to_csv(document: dict[str, Any]) -> bytes:
     out.write(f"# {document['disclaimer']}\n")
     out.write(f"# system {document['system']['id']} {one_line(document['system']['name'])}; evaluated on "
               f"{document['evaluated_on']}\n")
+    for line in integrity_lines(document):
+        out.write(f"# {line}\n")
     for checklist in document["checklists"]:
         for ver in checklist["framework_versions"]:
             out.write(f"# framework {checklist['framework']}: {ver['file']} version {ver['version']} "
@@ -52,6 +54,20 @@ def to_csv(document: dict[str, Any]) -> bytes:
                 row["status"], row["status_reason"], row["applicability_reason"],
                 row["evidence_type"], links, row["source_url"]))
     return out.getvalue().encode("utf-8")
+
+
+def integrity_lines(document: dict[str, Any]) -> list[str]:
+    """Return the assessment's hashes and the audit-log checkpoint the document carries, as text lines."""
+    lines = []
+    assessment = document.get("assessment")
+    if assessment:
+        lines.append(f"assessment {assessment['id']} sha256 {assessment['sha256']} hmac-sha256 "
+                     f"{assessment.get('content_hmac') or '-'} integrity {'ok' if assessment['integrity_ok'] else 'BROKEN'}")
+    cp = document.get("audit_log_checkpoint")
+    if cp:
+        lines.append(f"audit-log checkpoint: entry {cp['seq']} head {cp['head']} at {cp['created']} key {cp['key_id']} "
+                     f"signature {cp['signature']}")
+    return lines
 
 
 def one_line(value: Any) -> str:

@@ -69,6 +69,8 @@ class Assessment(OrganizationOwned):
     profile = models.JSONField(default=dict)
     content = models.JSONField()
     sha256 = models.CharField(max_length=64)
+    content_hmac = models.CharField(max_length=64, blank=True, default="",
+                                    help_text="HMAC-SHA256 of the canonical content under the audit-log key")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
     created = models.DateTimeField(auto_now_add=True)
 

@@ -85,8 +85,13 @@ def _header(pdf: _Pdf, document: dict[str, Any]) -> None:
     if assessment:
         lines.append(f"Assessment #{assessment['id']}, SHA-256 {assessment['sha256']}, "
                      f"integrity {'ok' if assessment['integrity_ok'] else 'BROKEN'}")
+        lines.append(f"HMAC-SHA256 {assessment.get('content_hmac') or '-'}")
     else:
         lines.append("Live evaluation (not a recorded assessment)")
+    cp = document.get("audit_log_checkpoint")
+    if cp:
+        lines.append(f"Audit-log checkpoint: entry {cp['seq']}, head {cp['head']}, {cp['created']}, "
+                     f"signature {cp['signature']}")
     for line in lines:
         pdf.multi_cell(0, 5, line, new_x="LMARGIN", new_y="NEXT")
     pdf.set_text_color(150, 0, 0)

@@ -248,37 +248,44 @@ def snapshot(*, user, system: AISystem, bundles: list[str] | None = None, on: dt
     ctx = evidence.EvidenceContext(system, on)
     checklists = [evaluate(system, b, on, ctx) for b in dict.fromkeys(bundles)]
     content = json.loads(canonical_json({"system": checklists[0]["system"], "evaluated_on": on.isoformat(),
-                                         "disclaimer": DISCLAIMER, "checklists": checklists}))
+                                         "disclaimer": DISCLAIMER, "checklists": checklists,
+                                         "audit_log_checkpoint": auditlog.checkpoint(system.organization_id)}))
     versions = [ver for c in checklists for ver in c["framework_versions"]]
     with transaction.atomic():
         assessment = Assessment.objects.create(
             organization=system.organization, system=system, frameworks=list(dict.fromkeys(bundles)),
             framework_versions=versions, evaluated_on=on, profile=profile_of(system), content=content,
-            sha256=content_hash(content), created_by=user)
+            sha256=content_hash(content), content_hmac=auditlog.sign_content(content), created_by=user)
         auditlog.record("compliance.assessment", organization=system.organization, actor=user, obj=assessment,
                         payload={"system": system.pk, "frameworks": assessment.frameworks, "sha256": assessment.sha256,
+                                 "content_hmac": assessment.content_hmac,
                                  "versions": [(x["file"], x["version"]) for x in versions],
                                  "summary": {c["framework"]: c["summary"] for c in checklists}})
+        auditlog.write_checkpoint_on_commit(system.organization_id)
     return assessment
 
 
 def verify_assessment(assessment: Assessment) -> bool:
-    """Return True when the stored content still hashes to the recorded SHA-256."""
-    return content_hash(assessment.content) == assessment.sha256
+    """Return True when the stored content still hashes to the recorded SHA-256 and to its keyed HMAC."""
+    return content_hash(assessment.content) == assessment.sha256 and \
+        auditlog.check_content(assessment.content, assessment.content_hmac)
 
 
 def assessment_document(assessment: Assessment) -> dict[str, Any]:
     """Return the exportable form of an assessment: its content plus id, hash and integrity."""
     return {**assessment.content, "assessment": {"id": assessment.pk, "sha256": assessment.sha256,
+                                                 "content_hmac": assessment.content_hmac,
                                                  "created": assessment.created.isoformat(),
                                                  "created_by": getattr(assessment.created_by, "username", None),
                                                  "integrity_ok": verify_assessment(assessment)}}
 
 
 def live_document(checklist: dict[str, Any]) -> dict[str, Any]:
-    """Return the exportable form of one live checklist."""
+    """Return the exportable form of one live checklist, with a signed checkpoint of the audit log."""
+    org_id = AISystem.objects.filter(pk=checklist["system"]["id"]).values_list("organization_id", flat=True).first()
     return {"system": checklist["system"], "evaluated_on": checklist["evaluated_on"], "disclaimer": DISCLAIMER,
-            "checklists": [checklist], "assessment": None}
+            "checklists": [checklist], "assessment": None,
+            "audit_log_checkpoint": auditlog.checkpoint(org_id) if org_id is not None else None}
 
 
 def diff(a: Assessment, b: Assessment) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from audit.models import AISystem, ModelVersion
 def artifact_dir(settings, tmp_path):
     """Give every test its own artifact folder, so that it can count the files written there."""
     settings.ASSAY_ARTIFACT_DIR = tmp_path / "artifacts"
+    settings.ASSAY_AUDIT_CHECKPOINT_DIR = tmp_path / "checkpoints"  # ids are reused between tests
     return settings.ASSAY_ARTIFACT_DIR
 
 

@@ -1,4 +1,4 @@
-"""The audit log: every write appends to its organisation's hash chain, and tampering shows."""
+"""The audit log: every write appends to its organisation's keyed hash chain, and tampering shows."""
 
 from types import SimpleNamespace
 
@@ -68,7 +68,7 @@ def test_it_appends_an_entry_for_every_write(write, action, object_type, as_alic
     assert (entry.action, entry.object_type, entry.actor_name) == (action, object_type, "alice")
     if response["Content-Type"] == "application/json":
         assert entry.object_id == str(response.json()["id"])
-    assert auditlog.verify(alice_org.pk) == {"ok": True, "entries": before + 1}
+    assert auditlog.verify(alice_org.pk) == {"ok": True, "entries": before + 1, "checkpoint": None}
 
 
 def test_it_records_what_an_update_changed(as_alice, alice_system):
@@ -101,7 +101,8 @@ def test_it_verifies_an_intact_chain(as_bob, alice_org, chain):
 
     # then
     assert response.status_code == 200
-    assert response.json() == [{"organization": alice_org.pk, "slug": "alice-corp", "ok": True, "entries": 3}]
+    assert response.json() == [{"organization": alice_org.pk, "slug": "alice-corp", "ok": True, "entries": 3,
+                                "checkpoint": None}]
 
 
 def _verify(client) -> dict:
@@ -175,7 +176,7 @@ def test_it_refuses_to_change_or_delete_an_entry(chain):
         entry.delete()
     with pytest.raises(ValueError, match="append-only"):
         AuditLogEntry.objects.filter(pk=entry.pk).delete()
-    assert auditlog.verify(entry.organization_id) == {"ok": True, "entries": 3}
+    assert auditlog.verify(entry.organization_id) == {"ok": True, "entries": 3, "checkpoint": None}
 
 
 def test_it_verifies_only_the_callers_chains(as_charlie, charlie, charlie_org, chain):
@@ -186,7 +187,8 @@ def test_it_verifies_only_the_callers_chains(as_charlie, charlie, charlie_org, c
     response = as_charlie.get("/api/v1/audit-log/verify")
 
     # then
-    assert response.json() == [{"organization": charlie_org.pk, "slug": "charlie-corp", "ok": True, "entries": 1}]
+    assert response.json() == [{"organization": charlie_org.pk, "slug": "charlie-corp", "ok": True, "entries": 1,
+                                "checkpoint": None}]
 
 
 def test_it_filters_entries_by_object(as_alice, alice_dataset, alice_model):

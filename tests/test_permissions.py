@@ -96,6 +96,7 @@ ENDPOINTS = [
     Endpoint("models-download", "get", "/api/v1/models/{model}/download", DOWNLOAD),
     Endpoint("audit-log-list", "get", "/api/v1/audit-log", LIST),
     Endpoint("audit-log-verify", "get", "/api/v1/audit-log/verify", LIST),
+    Endpoint("audit-log-checkpoint", "get", "/api/v1/audit-log/checkpoint", LIST),
     # audits
     Endpoint("audits-list", "get", "/api/v1/audits", LIST),
     Endpoint("audits-create", "post", "/api/v1/audits", ACCEPT, lambda ctx: {

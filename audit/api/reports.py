@@ -15,6 +15,7 @@ from assay.viewsets import OrganizationScopedViewSet
 from .. import artifacts, auditlog, schedules
 from ..models import AISystem, DatasetVersion, ModelVersion, Report, Schedule
 from ..report_choices import ReportKind
+from ..reports import verify_report
 from .serializers import JSONObjectField
 
 #
@@ -58,7 +59,7 @@ class ReportSerializer(serializers.ModelSerializer):
     class Meta:
         model = Report
         fields = ["id", "organization_id", "system", "schedule", "audit_run", "previous", "kind", "title",
-                  "alerts", "changed", "sha256", "size", "pdf", "created"]
+                  "alerts", "changed", "sha256", "pdf_hmac", "content_hmac", "size", "pdf", "created"]
         read_only_fields = fields
 
     def get_pdf(self, obj) -> str:
@@ -67,10 +68,15 @@ class ReportSerializer(serializers.ModelSerializer):
 
 class ReportDetailSerializer(ReportSerializer):
     facts = serializers.SerializerMethodField()
+    integrity = serializers.SerializerMethodField()
 
     class Meta(ReportSerializer.Meta):
-        fields = ReportSerializer.Meta.fields + ["facts"]
+        fields = ReportSerializer.Meta.fields + ["facts", "integrity"]
         read_only_fields = fields
+
+    def get_integrity(self, obj) -> dict:
+        """Whether the JSON content and the PDF still match their keyed hashes (content_hmac, pdf_hmac)."""
+        return verify_report(obj)
 
     def get_facts(self, obj) -> dict:
         """Return what the report shows, without the chart SVGs."""
@@ -210,6 +216,8 @@ def pdf_response(report: Report, user) -> HttpResponse:
     data = artifacts.read(report.artifact)
     if report.artifact.sha256 != report.sha256:
         raise artifacts.ArtifactIntegrityError(f"Report {report.pk}'s PDF does not match its recorded SHA-256")
+    if not auditlog.check_bytes(data, report.pdf_hmac):
+        raise artifacts.ArtifactIntegrityError(f"Report {report.pk}'s PDF does not match its recorded HMAC")
     auditlog.record("report.download", organization=report.organization_id, actor=user, obj=report,
                     payload={"sha256": report.sha256})
     response = HttpResponse(data, content_type="application/pdf")

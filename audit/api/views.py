@@ -1,3 +1,5 @@
+import logging
+
 from django.db import transaction
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -18,6 +20,8 @@ from .. import artifacts, auditlog, jobs, services
 from ..datasets import Schema
 from ..models import AISystem, AuditLogEntry, AuditRun, DatasetVersion, ModelVersion
 from . import serializers as s
+
+logger = logging.getLogger(__name__)
 
 
 def _read_upload(upload) -> bytes:
@@ -185,16 +189,43 @@ class AuditLogViewSet(mixins.ListModelMixin, OrganizationScopedViewSet):
             "organization": serializers.IntegerField(), "slug": serializers.CharField(),
             "ok": serializers.BooleanField(), "entries": serializers.IntegerField(required=False),
             "first_broken": serializers.DictField(required=False),
+            "checkpoint": serializers.DictField(required=False, allow_null=True,
+                                                help_text="The latest checkpoint the chain matched (seq, head, "
+                                                          "created, source), or the one it contradicts"),
         }, many=True),
     )
     @action(detail=False, methods=["get"], pagination_class=None)
     def verify(self, request):
-        """Verify the chain of every organisation the caller may see: ok and entries, or the first broken entry."""
+        """Verify the chain of every organisation the caller may see, with the key and against its checkpoints."""
+        return Response([{"organization": org.pk, "slug": org.slug, **auditlog.verify(org.pk)}
+                         for org in self._visible_organizations(request)])
+
+    @extend_schema(
+        parameters=[OpenApiParameter("organization", str)],
+        responses=inline_serializer("AuditLogCheckpoint", {
+            "organization": serializers.IntegerField(), "slug": serializers.CharField(),
+            "checkpoint": serializers.DictField(help_text="version, organization, seq, head, created, key_id and "
+                                                          "signature (HMAC-SHA256 of the other fields)"),
+        }, many=True),
+    )
+    @action(detail=False, methods=["get"], pagination_class=None)
+    def checkpoint(self, request):
+        """Return a signed checkpoint of the head of every chain the caller may see; it is also anchored on disk."""
+        out = []
+        for org in self._visible_organizations(request):
+            try:
+                cp = auditlog.write_checkpoint(org.pk)
+            except OSError:
+                logger.exception("Could not write the audit-log checkpoint of organisation %s", org.pk)
+                cp = auditlog.checkpoint(org.pk)
+            out.append({"organization": org.pk, "slug": org.slug, "checkpoint": cp})
+        return Response(out)
+
+    @staticmethod
+    def _visible_organizations(request):
         orgs = Organization.objects.restrict(request.user, Action.VIEW)
         ref = request.query_params.get("organization")
-        if ref:
-            orgs = orgs.filter(**organization_lookup(ref))
-        return Response([{"organization": org.pk, "slug": org.slug, **auditlog.verify(org.pk)} for org in orgs])
+        return orgs.filter(**organization_lookup(ref)) if ref else orgs
 
 
 

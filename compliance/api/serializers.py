@@ -57,7 +57,7 @@ class AssessmentSerializer(serializers.ModelSerializer):
     class Meta:
         model = Assessment
         fields = ["id", "organization", "system", "frameworks", "framework_versions", "evaluated_on", "sha256",
-                  "created", "summary"]
+                  "content_hmac", "created", "summary"]
 
     def get_summary(self, obj) -> dict:
         return {c["framework"]: c["summary"] for c in obj.content.get("checklists", [])}
