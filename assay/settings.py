@@ -255,6 +255,9 @@ CELERY_TIMEZONE = TIME_ZONE
 ASSAY_JOB_STALE_SECONDS = envint("ASSAY_JOB_STALE_SECONDS", 300)
 CELERY_BEAT_SCHEDULE = {
     "reap-stale-jobs": {"task": "assay.jobs.reap", "schedule": 60.0, "options": {"queue": "default"}},
+    "checkpoint-audit-log": {"task": "assay.audit.checkpoint_log",
+                             "schedule": 60.0 * envint("ASSAY_AUDIT_CHECKPOINT_MINUTES", 60),
+                             "options": {"queue": "default"}},
 }
 
 # E-mail: the console backend unless an SMTP host is configured (or ASSAY_EMAIL_BACKEND names one).

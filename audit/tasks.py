@@ -44,3 +44,14 @@ def call_webhook_task(report_id: int, attempt: int = 1) -> None:
     from . import reports
 
     reports.call_webhook(report_id, attempt)
+
+
+@job_task("assay.audit.checkpoint_log", queue="default", soft_time_limit=600)
+def checkpoint_audit_log_task() -> None:
+    """Checkpoint every chain's head outside the database (beat, every ASSAY_AUDIT_CHECKPOINT_MINUTES)."""
+    from accounts.models import Organization
+
+    from . import auditlog
+
+    for org_id in [*Organization.objects.values_list("pk", flat=True), None]:
+        auditlog.write_checkpoint(org_id)

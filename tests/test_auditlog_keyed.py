@@ -430,3 +430,15 @@ def test_a_restore_checks_the_backups_own_checkpoints(alice, alice_org, tmp_path
     assert report["chains"]["alice-corp"]["ok"] is False
     assert "bad signature" in report["chains"]["alice-corp"]["first_broken"]["reason"]
     assert report["chains"]["installation"]["ok"] is True
+
+
+def test_beat_task_checkpoints_every_chain_outside_the_database(alice_org, alice, settings, tmp_path):
+    from audit.tasks import checkpoint_audit_log_task
+
+    settings.ASSAY_AUDIT_CHECKPOINT_DIR = tmp_path
+    auditlog.record("system.create", organization=alice_org, actor=alice)
+    checkpoint_audit_log_task()
+    lines = (tmp_path / f"org-{alice_org.pk}.jsonl").read_text().splitlines()
+    assert len(lines) == 1 and json.loads(lines[0])["seq"] == auditlog.verify(alice_org.pk)["entries"]
+    assert auditlog.verify(alice_org.pk)["checkpoint"]["seq"] == json.loads(lines[0])["seq"]
+    assert (tmp_path / "installation.jsonl").exists()
