@@ -62,7 +62,7 @@ ASSAY_MAX_DATASET_MB = envint("ASSAY_MAX_DATASET_MB", 1024)
 # above ASSAY_IMAGE_JOB_PIXELS is stamped or verified by a worker (202 and the job's URL).
 ASSAY_IMAGE_MAX_PIXELS = envint("ASSAY_IMAGE_MAX_PIXELS", 40_000_000)
 ASSAY_IMAGE_MAX_SIDE = envint("ASSAY_IMAGE_MAX_SIDE", 12_000)
-ASSAY_IMAGE_JOB_PIXELS = envint("ASSAY_IMAGE_JOB_PIXELS", 12_000_000)
+ASSAY_IMAGE_JOB_PIXELS = envint("ASSAY_IMAGE_JOB_PIXELS", 4_194_304)  # 2048 × 2048
 # Watermark batch zips (core/safezip.py): image files, inflated bytes per file and in all, and the
 # largest compression ratio of a file over 1 MiB.
 ASSAY_BATCH_MAX_FILES = envint("ASSAY_BATCH_MAX_FILES", 1000)

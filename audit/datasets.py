@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import codecs
+import csv
 import io
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-MAX_COLUMNS = 10_000
-
+MiB = 1024 * 1024
 
 class DatasetError(ValueError):
     """The file or its schema is unusable; `fields` maps schema fields to messages."""
@@ -59,28 +60,178 @@ def sniff_table_format(filename: str, data: bytes) -> str:
     return "csv"
 
 
-def parse_table(data: bytes, fmt: str) -> pd.DataFrame:
-    """Return the table in `data`, raising DatasetError when it cannot be parsed."""
+@dataclass(frozen=True)
+class Limits:
+    """How big a table may be; the defaults are the settings' defaults (ASSAY_MAX_DATASET_*)."""
+
+    rows: int = 1_000_000
+    columns: int = 10_000
+    cells: int = 20_000_000  # rows × columns
+    decoded_bytes: int = 1024 * MiB  # a Parquet file's data once decompressed and decoded
+
+    @classmethod
+    def from_settings(cls) -> Limits:
+        """Return the limits the settings give, or the defaults where Django is not configured (a sandbox)."""
+        try:
+            from django.conf import settings
+            from django.core.exceptions import ImproperlyConfigured
+        except ImportError:
+            return cls()
+        try:
+            return cls(rows=int(getattr(settings, "ASSAY_MAX_DATASET_ROWS", cls.rows)),
+                       columns=int(getattr(settings, "ASSAY_MAX_DATASET_COLUMNS", cls.columns)),
+                       cells=int(getattr(settings, "ASSAY_MAX_DATASET_CELLS", cls.cells)),
+                       decoded_bytes=int(getattr(settings, "ASSAY_MAX_DATASET_MB", cls.decoded_bytes // MiB)) * MiB)
+        except ImproperlyConfigured:  # no settings (the sandbox's child): the defaults
+            return cls()
+
+
+# A CSV header record is read within this many bytes per allowed column (at least HEADER_MIN_BYTES).
+HEADER_BYTES_PER_COLUMN = 128
+HEADER_MIN_BYTES = 1 * MiB
+# A Parquet footer (the file's metadata) larger than this is refused before it is parsed.
+PARQUET_MAX_FOOTER = 64 * MiB
+
+
+def parse_table(data: bytes, fmt: str, limits: Limits | None = None) -> pd.DataFrame:
+    """Return the table in `data`, raising DatasetError when it cannot be parsed or is too big.
+
+    Rows and columns are counted by the real parsers before the table is built: a Parquet file's
+    metadata, the CSV module on a CSV's header record (quoted newlines included) and pandas' CSV
+    tokenizer on its rows, so a refusal costs little whatever the file claims.
+    """
+    limits = limits or Limits.from_settings()
     if not data:
         raise DatasetError("The file is empty")
     try:
-        if fmt == "parquet":
-            frame = pd.read_parquet(io.BytesIO(data))
-        else:
-            header = data[: 1 << 20].split(b"\n", 1)[0]
-            if header.count(b",") >= MAX_COLUMNS:
-                raise DatasetError(f"The file has more than {MAX_COLUMNS} columns")
-            frame = pd.read_csv(io.BytesIO(data), low_memory=False)
+        frame = _parse_parquet(data, limits) if fmt == "parquet" else _parse_csv(data, limits)
     except DatasetError:
         raise
-    except (ValueError, UnicodeDecodeError, OSError, pd.errors.ParserError) as exc:
-        raise DatasetError(f"Could not parse the {fmt.upper()} file: {str(exc).splitlines()[0][:200]}") from None
-    if frame.shape[1] > MAX_COLUMNS:
-        raise DatasetError(f"The file has more than {MAX_COLUMNS} columns")
+    except (ValueError, UnicodeDecodeError, OSError, csv.Error, pd.errors.ParserError, MemoryError) as exc:
+        raise DatasetError(f"Could not parse the {fmt.upper()} file: {_first_line(exc)}") from None
+    _check_size(len(frame), frame.shape[1], limits)
     if frame.empty:
         raise DatasetError("The file holds no rows")
     frame.columns = [str(c) for c in frame.columns]
     return frame
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:200]
+
+
+def _check_size(rows: int, columns: int, limits: Limits) -> None:
+    if columns > limits.columns:
+        raise DatasetError(f"The file has {columns:,} columns; at most {limits.columns:,} columns are accepted")
+    if rows > limits.rows:
+        raise DatasetError(f"The file has more than {limits.rows:,} rows, the limit")
+    if rows * columns > limits.cells:
+        raise DatasetError(f"The file has {rows:,} rows × {columns:,} columns; at most {limits.cells:,} cells "
+                           "are accepted")
+
+
+def _parse_csv(data: bytes, limits: Limits) -> pd.DataFrame:
+    width = csv_header_width(data, limits)
+    if width == 0:
+        raise DatasetError("Could not parse the CSV file: no header row")
+    cap = min(limits.rows, max(limits.cells // width, 1))
+    if _record_bound(data) > cap:
+        # Possibly too long: count the records with pandas' tokenizer, keeping one column only.
+        rows = len(pd.read_csv(io.BytesIO(data), usecols=[0], nrows=cap + 1, dtype=str))
+        _check_size(rows, width, limits)
+    return pd.read_csv(io.BytesIO(data), low_memory=False, nrows=cap + 1)
+
+
+def _record_bound(data: bytes) -> int:
+    """Return an upper bound on the CSV's records: one per line break (\n, \r or \r\n), plus one."""
+    lf, cr = data.count(b"\n"), data.count(b"\r")
+    return lf + cr - (data.count(b"\r\n") if cr else 0) + 1
+
+
+def csv_header_width(data: bytes, limits: Limits | None = None) -> int:
+    """Return the number of columns of the CSV's header record, as the CSV module parses it.
+
+    Quoted fields may hold commas and line breaks; blank lines before the header are skipped (as
+    pandas does). The record must end within a bounded prefix, and its width within the limit.
+    """
+    limits = limits or Limits.from_settings()
+    budget = max(HEADER_MIN_BYTES, HEADER_BYTES_PER_COLUMN * limits.columns)
+    head = data[:budget]
+    text = codecs.getincrementaldecoder("utf-8-sig")("strict").decode(head, final=len(head) == len(data))
+    consumed = 0
+
+    def lines():
+        nonlocal consumed
+        for line in io.StringIO(text, newline=""):
+            consumed += len(line)
+            yield line
+
+    header: list[str] = []
+    for record in csv.reader(lines()):
+        if record:
+            header = record
+            break
+    if len(head) < len(data) and consumed >= len(text):
+        raise DatasetError(f"The header row is longer than {budget:,} bytes: too many columns (at most "
+                           f"{limits.columns:,} are accepted) or names too long")
+    if len(header) > limits.columns:
+        raise DatasetError(f"The file has {len(header):,} columns; at most {limits.columns:,} columns are accepted")
+    return len(header)
+
+
+def _parse_parquet(data: bytes, limits: Limits) -> pd.DataFrame:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    if len(data) < 12 or data[-4:] != b"PAR1":
+        raise DatasetError("Could not parse the PARQUET file: it does not end like a Parquet file")
+    footer = int.from_bytes(data[-8:-4], "little")
+    if footer > min(PARQUET_MAX_FOOTER, len(data) - 12):
+        raise DatasetError(f"Could not parse the PARQUET file: its metadata is {footer:,} bytes "
+                           f"(at most {PARQUET_MAX_FOOTER:,}, and within the file)")
+    parquet = pq.ParquetFile(io.BytesIO(data))
+    meta, schema = parquet.metadata, parquet.schema_arrow
+    groups = [meta.row_group(i) for i in range(meta.num_row_groups)]
+    rows = max(meta.num_rows, sum(g.num_rows for g in groups))
+    _check_size(rows, max(len(schema), meta.num_columns), limits)
+    nested = [f for f in schema if pa.types.is_nested(f.type)]
+    if nested:
+        raise DatasetError(f"Column {nested[0].name!r} holds nested values ({nested[0].type}); Assay reads flat "
+                           "tables of numbers and text")
+    stored = sum(g.column(j).total_uncompressed_size for g in groups for j in range(g.num_columns))
+    if stored > limits.decoded_bytes:
+        raise DatasetError(f"The file's data decompresses to {stored:,} bytes; at most {limits.decoded_bytes:,} "
+                           "are accepted")
+    # Text columns are read dictionary-encoded (a value repeated a million times is stored once) and
+    # their decoded size summed from the value lengths, before anything is decoded for real.
+    text = [f.name for f in schema if _is_text(pa, f.type)]
+    decoded = sum(rows * (f.type.bit_width // 8) for f in schema if pa.types.is_primitive(f.type)
+                  and not _is_text(pa, f.type) and f.type.bit_width > 1)
+    if text:
+        table = pq.read_table(io.BytesIO(data), columns=text, read_dictionary=text)
+        for column in table.columns:
+            for chunk in column.chunks:
+                if isinstance(chunk, pa.DictionaryArray):
+                    lengths = pc.binary_length(chunk.dictionary)
+                    decoded += (pc.sum(pc.take(lengths, chunk.indices)).as_py() or 0) + 8 * len(chunk)
+                else:
+                    decoded += chunk.nbytes
+                if decoded > limits.decoded_bytes:
+                    break
+        del table
+    if decoded > limits.decoded_bytes:
+        raise DatasetError(f"The file's values take more than {limits.decoded_bytes:,} bytes once decoded, "
+                           "the limit (a value repeated on every row?)")
+    return pd.read_parquet(io.BytesIO(data))
+
+
+def _is_text(pa, kind) -> bool:
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type
+    return (pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_binary(kind)
+            or pa.types.is_large_binary(kind) or pa.types.is_string_view(kind) or pa.types.is_binary_view(kind))
 
 
 def validate(frame: pd.DataFrame, schema: Schema) -> Schema:

@@ -11,3 +11,5 @@ class Accountant(models.TextChoices):
 # What a sweep trains when the request names no ε.
 DEFAULT_SWEEP_EPSILONS = (0.5, 1.0, 2.0, 4.0, 8.0)
 MAX_SWEEP_VARIANTS = 10
+# Values a sweep request may list (duplicates included) before they are even parsed further.
+MAX_SWEEP_VALUES = 100

@@ -57,10 +57,14 @@ CLIP_EPS = 1e-6
 # How often a running loop asks whether it should stop, and reports progress inside an epoch.
 CANCEL_CHECK_S = 1.0
 PROGRESS_EVERY_S = 10.0
-MAX_EPOCHS = 10_000
+# Upper bounds: how much work (epochs × steps per epoch) and memory (a batch) one request may ask for.
+MAX_EPOCHS = 1_000
+MAX_STEPS = 1_000_000  # epochs × ceil(n_train / batch_size)
 MAX_EPSILON = 20.0
 MAX_NOISE_MULTIPLIER = 1e4
-MAX_BATCH_SIZE = 10_000_000
+MAX_BATCH_SIZE = 1_000_000
+MAX_GRAD_NORM = 1e4
+MAX_LR = 100.0
 # Opacus' RDP accountant warns when the best order is at the edge of its grid; the bound still holds.
 RDP_ORDER_WARNING = "Optimal order is the (largest|smallest) alpha"
 
@@ -135,9 +139,16 @@ def validate_params(params: DPParams, n_train: int) -> DPParams:
     _positive(params.lr, "lr", errors)
     for name in ("epochs", "batch_size"):
         _positive(getattr(params, name), name, errors, integer=True)
-    for name, most in (("epochs", MAX_EPOCHS), ("batch_size", MAX_BATCH_SIZE)):
+    for name, most in (("epochs", MAX_EPOCHS), ("batch_size", MAX_BATCH_SIZE), ("max_grad_norm", MAX_GRAD_NORM),
+                       ("lr", MAX_LR)):
         if name not in errors and getattr(params, name) > most:
             errors[name] = f"must be at most {most:,}, got {getattr(params, name)}"
+    if "epochs" not in errors and "batch_size" not in errors:
+        steps = params.epochs * math.ceil(n_train / params.batch_size)
+        if steps > MAX_STEPS:
+            errors["epochs"] = (f"{params.epochs} epochs of batches of {params.batch_size} rows over {n_train:,} rows "
+                                f"make {steps:,} steps; at most {MAX_STEPS:,} are accepted (fewer epochs or larger "
+                                "batches)")
     if not isinstance(params.seed, int) or isinstance(params.seed, bool) or not 0 <= params.seed < 2**63:
         errors["seed"] = f"must be an integer in [0, 2^63), got {params.seed!r}"
     if params.accountant not in ACCOUNTANTS:

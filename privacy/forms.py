@@ -3,7 +3,7 @@ from django import forms
 from audit.choices import ModelFormat
 from audit.models import DatasetVersion, ModelVersion
 
-from .choices import DEFAULT_SWEEP_EPSILONS, MAX_SWEEP_VARIANTS, Accountant
+from .choices import DEFAULT_SWEEP_EPSILONS, MAX_SWEEP_VALUES, MAX_SWEEP_VARIANTS, Accountant
 
 
 class DPTrainingForm(forms.Form):
@@ -16,7 +16,7 @@ class DPTrainingForm(forms.Form):
     model_version = forms.ModelChoiceField(queryset=ModelVersion.objects.none(), label="Model (torch-zoo)",
                                            empty_label=None)
     dataset_version = forms.ModelChoiceField(queryset=DatasetVersion.objects.none(), label="Dataset", empty_label=None)
-    epsilons = forms.CharField(label="Target ε", initial="2",
+    epsilons = forms.CharField(label="Target ε", initial="2", max_length=MAX_SWEEP_VALUES * 10,
                                help_text=f"one value, or up to {MAX_SWEEP_VARIANTS} comma-separated for a sweep "
                                          f"(e.g. {', '.join(f'{e:g}' for e in DEFAULT_SWEEP_EPSILONS)})")
     delta = forms.FloatField(required=False, label="δ", help_text="blank: the largest power of ten below 1/n")

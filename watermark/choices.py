@@ -24,3 +24,10 @@ class C2PAState(models.TextChoices):
     VALID_UNTRUSTED = "valid-untrusted", "Valid, development certificate"
     INVALID = "invalid", "Invalid"
     ABSENT = "absent", "Absent"
+
+
+class BatchMode(models.TextChoices):
+    """What a watermark job does with its images: stamp them (a batch), or verify one (a large image)."""
+
+    STAMP = "stamp", "Stamp"
+    VERIFY = "verify", "Verify"

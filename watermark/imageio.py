@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import struct
 import warnings
 from dataclasses import dataclass
@@ -61,42 +62,84 @@ def normalise_format(name: str | None) -> str | None:
     return fmt
 
 
-def decode(data: bytes, *, max_pixels: int = MAX_PIXELS, max_side: int = MAX_SIDE) -> Decoded:
-    """Return the decoded image in `data`, or raise ImageError saying what is wrong with it."""
+@dataclass(frozen=True)
+class Probe:
+    """What an image's header says, read without decoding a pixel."""
+
+    format: str
+    width: int
+    height: int
+
+    @property
+    def pixels(self) -> int:
+        return self.width * self.height
+
+
+def probe(data: bytes, *, max_pixels: int = MAX_PIXELS, max_side: int = MAX_SIDE) -> Probe:
+    """Return the image's format and size from its header, or raise ImageError (bombs included)."""
+    image = _open(data, max_pixels, max_side)
+    try:
+        return Probe(image.format, *image.size)
+    finally:
+        image.close()
+
+
+def _bomb(exc: BaseException, max_pixels: int) -> ImageError:
+    match = re.search(r"\((\d+) pixels\)", str(exc))
+    declared = f"{int(match.group(1)):,} pixels" if match else "more pixels than allowed"
+    return ImageError(f"The image declares {declared}; the limit is {max_pixels:,} pixels (a decompression bomb?)")
+
+
+def _open(data: bytes, max_pixels: int, max_side: int) -> Image.Image:
+    """Return the image opened lazily (nothing decoded) after the checks its header allows."""
     if not data:
         raise ImageError("The file is empty")
     with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        # Pillow warns above Image.MAX_IMAGE_PIXELS and refuses above twice that while opening;
+        # the limit that counts is `max_pixels`, checked below from the header.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
             image = Image.open(io.BytesIO(data))
         except UnidentifiedImageError:
             raise ImageError("The file is not an image Assay can read (PNG, JPEG or WebP)") from None
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise ImageError("The image declares more pixels than allowed (a decompression bomb?)") from None
-        except (OSError, SyntaxError, ValueError) as exc:
+        except Image.DecompressionBombError as exc:
+            raise _bomb(exc, max_pixels) from None
+        except (OSError, SyntaxError, ValueError, struct.error, EOFError) as exc:
             raise ImageError(f"The file is not a readable image: {exc}") from None
-        fmt = image.format
-        if fmt not in FORMATS:
-            raise ImageError(f"Unsupported image format {fmt}: use PNG, JPEG or WebP")
-        width, height = image.size
-        if width * height > max_pixels:
-            raise ImageError(
-                f"The image has {width}×{height} = {width * height:,} pixels, more than the {max_pixels:,} "
-                "allowed (a decompression bomb?)"
-            )
-        if max(width, height) > max_side:
-            raise ImageError(f"The image is {width}×{height}: a side longer than {max_side:,} px is not accepted")
-        if min(width, height) < MIN_SIDE:
-            raise ImageError(f"The image is {width}×{height}: both sides must be at least {MIN_SIDE} px")
+    fmt = image.format
+    if fmt not in FORMATS:
+        raise ImageError(f"Unsupported image format {fmt}: use PNG, JPEG or WebP")
+    width, height = image.size
+    if width * height > max_pixels:
+        raise ImageError(
+            f"The image has {width}×{height} = {width * height:,} pixels; the limit is {max_pixels:,} pixels "
+            "(a decompression bomb?)"
+        )
+    if max(width, height) > max_side:
+        raise ImageError(f"The image is {width}×{height}: a side longer than {max_side:,} px is not accepted")
+    if min(width, height) < MIN_SIDE:
+        raise ImageError(f"The image is {width}×{height}: both sides must be at least {MIN_SIDE} px")
+    return image
+
+
+def decode(data: bytes, *, max_pixels: int = MAX_PIXELS, max_side: int = MAX_SIDE) -> Decoded:
+    """Return the decoded image in `data`, or raise ImageError saying what is wrong with it.
+
+    Pixels and sides are checked from the header before anything is decoded.
+    """
+    image = _open(data, max_pixels, max_side)
+    fmt = image.format
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         if getattr(image, "n_frames", 1) > 1:
             raise ImageError("Animated images are not supported")
         if image.mode not in MODES:
             raise ImageError(f"Unsupported pixel mode {image.mode}: use 8-bit greyscale, palette, RGB or RGBA")
         try:
             image.load()
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise ImageError("The image declares more pixels than allowed (a decompression bomb?)") from None
-        except (OSError, SyntaxError, ValueError, struct.error) as exc:
+        except Image.DecompressionBombError as exc:
+            raise _bomb(exc, max_pixels) from None
+        except (OSError, SyntaxError, ValueError, struct.error, EOFError) as exc:
             message = str(exc) or type(exc).__name__
             if "truncated" in message or "broken" in message.lower():
                 raise ImageError("The image file is truncated") from None

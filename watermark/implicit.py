@@ -38,6 +38,8 @@ LABEL_VALUES = {"1": "AI-generated", "2": "possibly AI-generated", "3": "suspect
 DEFAULT_NAMESPACE = "http://www.tc260.org.cn/ns/AIGC/1.0/"
 PNG_KEYWORD = b"AIGC"
 XMP_PNG_KEYWORD = b"XML:com.adobe.xmp"
+# A compressed PNG text chunk inflates to at most this (the label and its XMP are far smaller).
+MAX_TEXT_BYTES = 1024 * 1024
 XMP_JPEG_HEADER = b"http://ns.adobe.com/xap/1.0/\x00"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _VALUE = re.compile(r"^[!#-\[\]-~]*$")  # printable ASCII without space, " and \
@@ -172,7 +174,10 @@ def read(data: bytes) -> dict:
         if data.startswith(PNG_SIGNATURE):
             for kind, body in _png_chunks(data):
                 if kind == b"iTXt":
-                    keyword, text = _itxt(body)
+                    try:
+                        keyword, text = _itxt(body)
+                    except (MetadataError, ValueError, IndexError):
+                        continue  # a broken or oversized text chunk is not a label
                     if keyword == PNG_KEYWORD.decode():
                         fields = parse_json(text)
                         count += 1
@@ -230,8 +235,20 @@ def _itxt(body: bytes) -> tuple[str, str]:
     _lang, rest = rest.split(b"\x00", 1)
     _translated, text = rest.split(b"\x00", 1)
     if compressed:
-        text = zlib.decompress(text)
+        text = _inflate(text)
     return keyword.decode("latin-1"), text.decode("utf-8", "replace")
+
+
+def _inflate(data: bytes) -> bytes:
+    """Return a compressed text chunk inflated, refusing more than MAX_TEXT_BYTES (a zlib bomb)."""
+    try:
+        inflater = zlib.decompressobj()
+        text = inflater.decompress(data, MAX_TEXT_BYTES + 1)
+    except zlib.error as exc:
+        raise MetadataError(f"broken compressed text chunk: {exc}") from None
+    if len(text) > MAX_TEXT_BYTES or inflater.unconsumed_tail:
+        raise MetadataError(f"a compressed text chunk inflates past {MAX_TEXT_BYTES:,} bytes")
+    return text
 
 
 def _itxt_chunk(keyword: bytes, text: bytes) -> bytes:

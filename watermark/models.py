@@ -9,7 +9,7 @@ from accounts.models import OrganizationOwned
 from audit.models import AISystem, Artifact, Job
 
 from . import explicit
-from .choices import Corner, Source
+from .choices import BatchMode, Corner, Source
 
 __all__ = ["WatermarkKey", "SigningCredential", "WatermarkPolicy", "ProvenanceRecord", "Verification",
            "WatermarkBatch"]
@@ -169,8 +169,13 @@ class Verification(OrganizationOwned):
 
 
 class WatermarkBatch(Job):
-    """Many images stamped by a worker: a zip (or several files) in, a zip of stamped images out."""
+    """Many images stamped by a worker: a zip (or several files) in, a zip of stamped images out.
 
+    Also a single image too large to stamp or verify in a web worker; a verify job's results hold
+    the report and only its creator sees it (it may name records of several organisations).
+    """
+
+    mode = models.CharField(max_length=8, choices=BatchMode.choices, default=BatchMode.STAMP)
     system = models.ForeignKey(AISystem, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     model_version = models.CharField(max_length=200, blank=True)
     options = models.JSONField(default=dict, help_text="Layer overrides, text, corner, output format")

@@ -183,11 +183,31 @@ def payload_for(organization: Organization, record: ProvenanceRecord) -> int:
     return ((organization.pk % (1 << ORG_TAG_BITS)) << SERIAL_BITS) | (record.pk % (1 << SERIAL_BITS))
 
 
+def image_limits() -> dict[str, int]:
+    """Return the hard limits of an image (ASSAY_IMAGE_MAX_PIXELS, ASSAY_IMAGE_MAX_SIDE), checked from its header."""
+    return {"max_pixels": int(getattr(settings, "ASSAY_IMAGE_MAX_PIXELS", imageio.MAX_PIXELS)),
+            "max_side": int(getattr(settings, "ASSAY_IMAGE_MAX_SIDE", imageio.MAX_SIDE))}
+
+
 def decode_upload(data: bytes) -> imageio.Decoded:
     try:
-        return imageio.decode(data)
+        return imageio.decode(data, **image_limits())
     except imageio.ImageError as exc:
         raise WatermarkError(str(exc), {"file": str(exc)}) from None
+
+
+def probe_upload(data: bytes) -> imageio.Probe:
+    """Return the image's format and size from its header (nothing decoded); bombs raise WatermarkError."""
+    try:
+        return imageio.probe(data, **image_limits())
+    except imageio.ImageError as exc:
+        raise WatermarkError(str(exc), {"file": str(exc)}) from None
+
+
+def needs_job(data: bytes) -> bool:
+    """Return True when the image is too large to stamp or verify in a web worker (ASSAY_IMAGE_JOB_PIXELS):
+    the API and the dashboard hand it to a watermark job. Raises WatermarkError for what is not an image."""
+    return probe_upload(data).pixels > int(getattr(settings, "ASSAY_IMAGE_JOB_PIXELS", 4_194_304))
 
 
 def resolve(organization: Organization, options: StampOptions) -> tuple[dict[str, bool], str, str, str]:

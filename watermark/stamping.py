@@ -121,7 +121,9 @@ def _pixel_hash_of(data: bytes, fmt: str, rgb: np.ndarray, alpha: np.ndarray | N
     """Return the pixel SHA-256 of the encoded file: lossless PNG decodes to `rgb` itself."""
     if fmt == "PNG":
         return imageio.pixel_sha256(rgb, alpha)
-    decoded = imageio.decode(data)
+    height, width = rgb.shape[:2]  # our own output, of the size already accepted
+    decoded = imageio.decode(data, max_pixels=max(width * height, imageio.MAX_PIXELS),
+                             max_side=max(width, height, imageio.MAX_SIDE))
     return imageio.pixel_sha256(decoded.rgb, decoded.alpha)
 
 

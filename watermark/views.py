@@ -3,17 +3,20 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db.models import Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from accounts.choices import Action
 from accounts.models import Organization
-from accounts.permissions import can, get_visible_or_404, require
+from accounts.permissions import can, get_visible_or_404, parse_id, require
 from audit import artifacts
+from audit.choices import JobStatus
 
 from . import jobs, services
-from .choices import LAYERS, Source
+from .choices import LAYERS, BatchMode, Source
 from .forms import BatchForm, PolicyForm, StampForm, VerifyForm
 from .models import ProvenanceRecord, SigningCredential, WatermarkBatch, WatermarkKey
 
@@ -46,9 +49,13 @@ def index(request):
             upload = form.cleaned_data["file"]
             options = _options(form, Source.DASHBOARD)
             options.filename, options.keep_input, options.keep_output = upload.name, True, True
+            image = b"".join(upload.chunks())
             try:
-                _, record = services.stamp(b"".join(upload.chunks()), organization=org, user=request.user,
-                                           options=options)
+                if services.needs_job(image):  # too large for a web worker: a job stamps it
+                    batch = jobs.start_batch(user=request.user, organization=org, files=[(upload.name, image)],
+                                             options=options)
+                    return redirect("watermark-batch", pk=batch.pk)
+                _, record = services.stamp(image, organization=org, user=request.user, options=options)
             except services.WatermarkError as exc:
                 form.add_error(None, str(exc))
             else:
@@ -57,7 +64,7 @@ def index(request):
     return render(request, "watermark/index.html", {
         "form": form, "batch_form": BatchForm(organization=org, policy=policy), "policy": policy,
         "may_stamp": may_stamp, "page": records.get_page(request.GET.get("page")),
-        "batches": WatermarkBatch.objects.filter(organization=org)[:10],
+        "batches": WatermarkBatch.objects.filter(organization=org, mode=BatchMode.STAMP)[:10],
     })
 
 
@@ -82,8 +89,16 @@ def batch_start(request):
 
 @login_required
 def batch_detail(request, pk: int):
-    batch = get_visible_or_404(WatermarkBatch.objects.select_related("system"), request.user, pk=pk)
+    batch = get_visible_or_404(_own_or_stamp_jobs(request), request.user, pk=pk)
+    if batch.mode == BatchMode.VERIFY:
+        return redirect(f"{reverse('watermark-verify-page')}?job={batch.pk}")
     return render(request, "watermark/batch.html", {"batch": batch})
+
+
+def _own_or_stamp_jobs(request):
+    """Batches of the caller's organisations, without other users' verify jobs (their reports are theirs)."""
+    return WatermarkBatch.objects.select_related("system").exclude(
+        Q(mode=BatchMode.VERIFY) & ~Q(created_by=request.user))
 
 
 @login_required
@@ -128,12 +143,37 @@ def verify(request):
     report = None
     if request.method == "POST" and form.is_valid():
         orgs = list(Organization.objects.restrict(request.user, Action.VIEW))
+        upload = form.cleaned_data["file"]
+        image = b"".join(upload.chunks())
         try:
-            report = services.verify(b"".join(form.cleaned_data["file"].chunks()), organizations=orgs,
-                                     user=request.user)
+            if services.needs_job(image) and orgs:  # too large for a web worker: a job verifies it
+                batch = jobs.start_batch(user=request.user, organization=orgs[0], files=[(upload.name, image)],
+                                         options=services.StampOptions(), mode=BatchMode.VERIFY, organizations=orgs)
+                return redirect(f"{reverse('watermark-verify-page')}?job={batch.pk}")
+            report = services.verify(image, organizations=orgs, user=request.user)
         except services.WatermarkError as exc:
             form.add_error("file", str(exc))
+    elif request.method == "GET" and request.GET.get("job"):
+        report = _job_report(request, form)
     return render(request, "watermark/verify.html", {"form": form, "report": report})
+
+
+def _job_report(request, form) -> dict | None:
+    """Return the report of the caller's verify job named by ?job= once it is done (a message until then)."""
+    batch = get_visible_or_404(_own_or_stamp_jobs(request).filter(mode=BatchMode.VERIFY), request.user,
+                               pk=parse_id(request.GET["job"]) or 0)
+    if batch.status in (JobStatus.QUEUED, JobStatus.RUNNING):
+        messages.info(request, f"The image is large: a job is verifying it ({batch.progress}%). Reload this page "
+                               "to see the report.")
+        return None
+    if batch.status != JobStatus.SUCCEEDED or not batch.results:
+        messages.error(request, f"The verification failed: {batch.error or batch.status}")
+        return None
+    result = batch.results[0]
+    if result.get("error"):
+        form.add_error(None, result["error"])
+        return None
+    return result.get("report")
 
 
 @login_required

@@ -49,11 +49,37 @@ _INTS_MIN_1 = ("pgd_steps", "noise_draws", "ig_steps", "ig_rows", "sensitivity_r
                "infidelity_samples", "surrogate_depth", "surrogate_rows", "mia_rows", "poisoning_rows",
                "min_group_size", "batch_size")
 _POSITIVE_FLOATS = ("epsilon", "noise_sigma", "sensitivity_radius", "infidelity_sigma")
+# Upper bounds: every knob that sets how much work an audit does is bounded, so that one request
+# cannot hold a worker for days (pgd_steps=10**9) or ask for more memory than a machine has.
+MAXIMA: dict[str, int | float] = {
+    "seed": 2**32 - 1,
+    "pgd_steps": 1_000,
+    "noise_draws": 100,
+    "ig_steps": 1_000,
+    "ig_rows": 20_000,
+    "sensitivity_rows": 10_000,
+    "sensitivity_samples": 1_000,
+    "infidelity_samples": 1_000,
+    "surrogate_depth": 64,
+    "surrogate_rows": 1_000_000,
+    "mia_rows": 1_000_000,
+    "poisoning_rows": 100_000,
+    "min_group_size": 1_000_000,
+    "batch_size": 262_144,
+    "epsilon": 100.0,
+    "noise_sigma": 100.0,
+    "sensitivity_radius": 100.0,
+    "infidelity_sigma": 100.0,
+}
+MAX_BINNED_ATTRIBUTES = 100
+MAX_BIN_EDGES = 1_000
+MAX_SENSITIVE_ATTRIBUTES = 1_000
 
 CONFIG_TYPE_ERROR = "Audit config must be a dict; got {}."
 UNKNOWN_KEY_ERROR = "Unknown audit config key(s): {}. Known keys: {}."
 INT_ERROR = "Audit config {!r} must be an integer >= {}; got {!r}."
 FLOAT_ERROR = "Audit config {!r} must be a finite number > 0; got {!r}."
+MAX_ERROR = "Audit config {!r} must be at most {}; got {!r}."
 BINS_ERROR = "Audit config 'bins' must map attribute names to strictly increasing lists of numbers; got {!r}."
 ATTRIBUTES_ERROR = "Audit config 'sensitive_attributes' must be a list of attribute names or null; got {!r}."
 UNKNOWN_ATTRIBUTE_ERROR = "Sensitive attribute(s) {} not in the data; declared: {}."
@@ -96,10 +122,15 @@ def validate_config(config: dict[str, Any] | None = None, *, image: bool = False
     for key in _POSITIVE_FLOATS:
         if not _is_number(out[key]) or out[key] <= 0:
             raise ValueError(FLOAT_ERROR.format(key, out[key]))
+    for key, most in MAXIMA.items():
+        if out[key] > most:
+            raise ValueError(MAX_ERROR.format(key, f"{most:,}" if isinstance(most, int) else f"{most:g}", out[key]))
     out["bins"] = _validate_bins(out["bins"])
     attrs = out["sensitive_attributes"]
     if attrs is not None and (not isinstance(attrs, list | tuple) or not all(isinstance(a, str) for a in attrs)):
         raise ValueError(ATTRIBUTES_ERROR.format(attrs))
+    if attrs is not None and len(attrs) > MAX_SENSITIVE_ATTRIBUTES:
+        raise ValueError(MAX_ERROR.format("sensitive_attributes", f"{MAX_SENSITIVE_ATTRIBUTES:,} names", len(attrs)))
     out["sensitive_attributes"] = None if attrs is None else list(attrs)
     return {k: (int(v) if _is_int(v) else float(v) if isinstance(v, float | np.floating) else v) for k, v in out.items()}
 
@@ -107,6 +138,11 @@ def validate_config(config: dict[str, Any] | None = None, *, image: bool = False
 def _validate_bins(bins: Any) -> dict[str, list[float]]:
     if not isinstance(bins, dict):
         raise ValueError(BINS_ERROR.format(bins))
+    if len(bins) > MAX_BINNED_ATTRIBUTES:
+        raise ValueError(MAX_ERROR.format("bins", f"{MAX_BINNED_ATTRIBUTES} attributes", len(bins)))
+    longest = max((len(edges) for edges in bins.values() if isinstance(edges, list | tuple)), default=0)
+    if longest > MAX_BIN_EDGES:
+        raise ValueError(MAX_ERROR.format("bins", f"{MAX_BIN_EDGES:,} edges per attribute", longest))
     for name, edges in bins.items():
         if (not isinstance(name, str) or not isinstance(edges, list | tuple) or not edges
                 or not all(_is_number(e) for e in edges) or np.any(np.diff(edges) <= 0)):

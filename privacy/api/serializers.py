@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from ..choices import DEFAULT_SWEEP_EPSILONS, Accountant
+from ..choices import DEFAULT_SWEEP_EPSILONS, MAX_SWEEP_VALUES, Accountant
 from ..models import DPTrainingRun
 
 
@@ -38,7 +38,7 @@ class DPTrainingStartSerializer(DPParamsSerializer):
 class DPSweepSerializer(DPParamsSerializer):
     model_version = serializers.IntegerField()
     dataset_version = serializers.IntegerField()
-    epsilons = serializers.ListField(child=serializers.FloatField(), required=False,
+    epsilons = serializers.ListField(child=serializers.FloatField(), required=False, max_length=MAX_SWEEP_VALUES,
                                      default=lambda: list(DEFAULT_SWEEP_EPSILONS),
                                      help_text=f"Target ε of each variant (default {list(DEFAULT_SWEEP_EPSILONS)})")
 

@@ -58,7 +58,7 @@ class WatermarkBatchSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = WatermarkBatch
-        fields = ["id", "organization", "system", "model_version", "options", "status", "progress", "stage",
+        fields = ["id", "organization", "mode", "system", "model_version", "options", "status", "progress", "stage",
                   "total", "done", "failed", "results", "error", "created", "started", "finished", "download"]
 
     def get_download(self, obj) -> str | None:

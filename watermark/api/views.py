@@ -1,5 +1,6 @@
 """The watermark API: stamp one image, verify one image, batches, records, policy and keys."""
 
+from django.db.models import Q
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -24,11 +25,13 @@ from audit import artifacts
 from audit.models import AISystem
 
 from .. import jobs, services
-from ..choices import LAYERS, Source
+from ..choices import LAYERS, BatchMode, Source
 from ..models import ProvenanceRecord, WatermarkBatch
 from . import serializers as s
 
 IMAGE_RESPONSE = {(200, mime): OpenApiTypes.BINARY for mime in ("image/png", "image/jpeg", "image/webp")}
+JOB_RESPONSE = OpenApiResponse(s.WatermarkBatchSerializer, description="The image is large (ASSAY_IMAGE_JOB_PIXELS): a "
+                               "job stamps or verifies it; poll `url` (also in the Location header)")
 
 
 def _organization(request, ref, action: str = Action.CHANGE) -> Organization:
@@ -53,14 +56,23 @@ def _read(upload) -> bytes:
     return b"".join(upload.chunks())
 
 
-@extend_schema(request={"multipart/form-data": s.StampForm}, responses=IMAGE_RESPONSE, tags=["watermark"])
+def _accepted(batch: WatermarkBatch) -> Response:
+    """Answer 202 with the job that stamps or verifies a large image, and where to poll it."""
+    url = f"/api/v1/watermark/batches/{batch.pk}"
+    body = {**s.WatermarkBatchSerializer(batch).data, "url": url}
+    return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": url})
+
+
+@extend_schema(request={"multipart/form-data": s.StampForm}, responses={**IMAGE_RESPONSE, 202: JOB_RESPONSE},
+               tags=["watermark"])
 @api_view(["POST"])
 @parser_classes([MultiPartParser, FormParser])
 def stamp(request):
     """Stamp one image with the organisation's layers; the response is the stamped image.
 
     Headers: X-Assay-Record (provenance record id), X-Assay-Produce-Id (AIGC ProduceID) and
-    X-Assay-Payload (the invisible watermark's payload, hex).
+    X-Assay-Payload (the invisible watermark's payload, hex). An image above ASSAY_IMAGE_JOB_PIXELS is
+    stamped by a job instead: 202 with the job and its `url`; its zip holds the stamped image.
     """
     require_role_somewhere(request.user, Action.CHANGE)  # a viewer's 403 comes before its body is read
     form = s.StampForm(data=request.data)
@@ -69,8 +81,11 @@ def stamp(request):
     organization = _organization(request, data.get("organization"))
     options = _options(request, data, organization)
     options.filename = data["file"].name
-    result, record = services.stamp(_read(data["file"]), organization=organization, user=request.user,
-                                    options=options)
+    image = _read(data["file"])
+    if services.needs_job(image):
+        return _accepted(jobs.start_batch(user=request.user, organization=organization,
+                                          files=[(options.filename, image)], options=options))
+    result, record = services.stamp(image, organization=organization, user=request.user, options=options)
     response = HttpResponse(result.data, content_type=result.mime)
     name = record.filename.rsplit(".", 1)[0] or "image"
     response["Content-Disposition"] = f'attachment; filename="{name}-stamped.{result.format.lower().replace("jpeg", "jpg")}"'
@@ -80,13 +95,16 @@ def stamp(request):
     return response
 
 
-@extend_schema(request={"multipart/form-data": s.VerifyForm}, responses={200: OpenApiTypes.OBJECT}, tags=["watermark"])
+@extend_schema(request={"multipart/form-data": s.VerifyForm}, responses={200: OpenApiTypes.OBJECT, 202: JOB_RESPONSE},
+               tags=["watermark"])
 @api_view(["POST"])
 @parser_classes([MultiPartParser, FormParser])
 def verify(request):
     """Report every layer of an image: explicit label, AIGC metadata, C2PA manifest, invisible watermark.
 
-    Only the caller's organisations' keys are tried (or the one named by `organization`).
+    Only the caller's organisations' keys are tried (or the one named by `organization`). An image above
+    ASSAY_IMAGE_JOB_PIXELS is verified by a job: 202 with its `url`; the report is in its results, which
+    only the caller sees.
     """
     form = s.VerifyForm(data=request.data)
     form.is_valid(raise_exception=True)
@@ -96,7 +114,12 @@ def verify(request):
         orgs = orgs.filter(**organization_lookup(ref))
         if not orgs.exists():
             return Response(error_body("not_found", "Organization not found."), status=status.HTTP_404_NOT_FOUND)
-    report = services.verify(_read(form.validated_data["file"]), organizations=list(orgs), user=request.user)
+    image, orgs = _read(form.validated_data["file"]), list(orgs)
+    if services.needs_job(image) and orgs:
+        return _accepted(jobs.start_batch(user=request.user, organization=orgs[0], options=services.StampOptions(),
+                                          files=[(form.validated_data["file"].name, image)],
+                                          mode=BatchMode.VERIFY, organizations=orgs))
+    report = services.verify(image, organizations=orgs, user=request.user)
     return Response(report)
 
 
@@ -106,6 +129,13 @@ class WatermarkBatchViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Or
     queryset = WatermarkBatch.objects.all()
     serializer_class = s.WatermarkBatchSerializer
     parser_classes = [MultiPartParser, FormParser]
+
+    def get_queryset(self):
+        # A verify job's report may name records of several of its creator's organisations: only they see it.
+        queryset = super().get_queryset()
+        user = self.request.user
+        others = Q(mode=BatchMode.VERIFY) & ~Q(created_by=user) if user.is_authenticated else Q(mode=BatchMode.VERIFY)
+        return queryset.exclude(others)
 
     @extend_schema(request={"multipart/form-data": s.BatchForm}, responses={202: s.WatermarkBatchSerializer})
     def create(self, request):
