@@ -20,10 +20,11 @@ Progress = Callable[[float, str], None]
 
 
 def _splits(request: dict[str, Any], in_dir: Path) -> Splits:
-    from .datasets import Schema, parse_table
+    from .datasets import Limits, Schema, parse_table
     from .splits import split_frame
 
-    frame = parse_table((in_dir / "dataset").read_bytes(), request["file_format"])
+    limits = Limits(**request["table_limits"]) if request.get("table_limits") else None  # the operator's, not defaults
+    frame = parse_table((in_dir / "dataset").read_bytes(), request["file_format"], limits)
     return split_frame(frame, Schema(**request["schema"]))
 
 

@@ -128,8 +128,10 @@ def register_model(*, user, system: AISystem, name: str, filename: str, data: by
 
 def model_request(fmt: str, dataset: DatasetVersion, classes: list[str] | None = None) -> dict:
     """Return the JSON request the sandboxed model code reads (`audit.sandboxed`): format, table, schema."""
+    from .datasets import Limits
+
     return {"format": fmt, "file_format": dataset.file_format, "schema": asdict(schema_of(dataset)),
-            "classes": list(classes or []) or None}
+            "classes": list(classes or []) or None, "table_limits": asdict(Limits.from_settings())}
 
 
 def model_inputs(model_bytes: bytes, dataset: DatasetVersion) -> dict[str, bytes]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from audit.datasets import DatasetError, Schema, parse_table, validate
+from audit.datasets import DatasetError, Limits, Schema, parse_table, validate
 
 FORMATS = ["onnx", "sklearn", "torch-export", "torch-zoo"]
 
@@ -70,6 +70,7 @@ class Command(BaseCommand):
         model_path = Path(opts["model"])
         data = _zip_folder(model_path) if model_path.is_dir() and opts["format"] == "torch-zoo" else model_path.read_bytes()
         request = {"format": opts["format"], "file_format": "csv", "schema": asdict(schema), "classes": None,
+                   "table_limits": asdict(Limits.from_settings()),
                    "config": config, "context": None, "training_assumed": True}
         try:
             outcome = sandbox.run("audit.run", request, {"model": data, "dataset": table},
