@@ -61,6 +61,7 @@ ROOT = Path(__file__).resolve().parent.parent
 IN_DIR, OUT_DIR = "/sandbox/in", "/sandbox/out"
 RESULT_NAME = "result.json"
 MAX_EVENT_LINE = 1 << 20  # a progress line is a few dozen bytes
+MAX_RESULT_BYTES = 256 * 1024**2  # an audit's Result JSON is a few megabytes
 # What the child may run: a fixed table, never a name that came from a request.
 ENTRIES = {
     "model.check": "audit.sandboxed:check_model",
@@ -179,7 +180,7 @@ def _hidden_paths() -> list[Path]:
     try:
         from django.conf import settings
 
-        for name in ("ASSAY_DATA_DIR", "ASSAY_ARTIFACT_DIR", "ASSAY_AUDIT_CHECKPOINT_DIR", "STATIC_ROOT"):
+        for name in ("DATA_DIR", "ASSAY_ARTIFACT_DIR", "ASSAY_AUDIT_CHECKPOINT_DIR", "STATIC_ROOT"):
             value = getattr(settings, name, None)
             if value:
                 paths.append(Path(value))
@@ -369,13 +370,24 @@ def run(entry: str, request: dict[str, Any], inputs: dict[str, bytes] | None = N
             spec["limits"]["memory"] = 0
         (in_dir / "request.json").write_text(json.dumps(spec))
         result = _supervise(use, in_dir, out_dir, scratch, limits_, progress, should_cancel, what)
-        files = {}
-        for path in sorted(out_dir.iterdir()):
-            if path.name != RESULT_NAME and path.is_file() and not path.is_symlink():
-                files[path.name] = path.read_bytes()
+        files = _outputs(out_dir, limits_, what)
         return SandboxResult(result, files, use, time.perf_counter() - started)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+MAX_OUTPUT_FILES = 8
+
+
+def _outputs(out_dir: Path, limits_: Limits, what: str) -> dict[str, bytes]:
+    """Return the child's output files, refusing more than MAX_OUTPUT_FILES or more bytes than a file may hold."""
+    found = [p for p in out_dir.iterdir() if p.name != RESULT_NAME]
+    if len(found) > MAX_OUTPUT_FILES:
+        raise SandboxError(f"{what} wrote {len(found)} output files; at most {MAX_OUTPUT_FILES} are read", "crash")
+    total = sum(p.lstat().st_size for p in found)
+    if total > limits_.file_size:
+        raise SandboxLimitError(f"{what} exceeded {limits_.describe('file-size')}", "file-size")
+    return {p.name: p.read_bytes() for p in sorted(found) if p.is_file() and not p.is_symlink()}
 
 
 def _supervise(use: str, in_dir: Path, out_dir: Path, scratch: Path, limits_: Limits, progress, should_cancel,
@@ -428,6 +440,8 @@ def _supervise(use: str, in_dir: Path, out_dir: Path, scratch: Path, limits_: Li
     result_path = out_dir / RESULT_NAME
     if not result_path.is_file() or result_path.is_symlink():
         raise SandboxError(f"{what} gave no result", "crash")
+    if result_path.stat().st_size > MAX_RESULT_BYTES:
+        raise SandboxError(f"{what} gave a result larger than {_size(MAX_RESULT_BYTES)}", "crash")
     try:
         return json.loads(result_path.read_bytes())
     except ValueError:

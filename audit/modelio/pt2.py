@@ -41,9 +41,10 @@ from typing import Any, NamedTuple
 
 import torch
 
-from core.safezip import Limits, SafeZip, UnsafeZip
+from core.safezip import SafeZip, UnsafeZip
 
 from .errors import ModelFormatError
+from .sniff import PT2_LIMITS
 
 __all__ = ["check_graph_targets", "inspect_pt2", "load_exported_program", "read_pt2"]
 
@@ -102,9 +103,6 @@ _EXPR_TOKEN = re.compile(
 _SYMBOL = re.compile(r"[a-z]+\d+")
 
 
-# torch.export.save stores every entry uncompressed; a model is at most a few gigabytes.
-PT2_LIMITS = Limits(max_entries=100_000, max_entry_bytes=2 * 1024**3, max_total_bytes=MAX_UNCOMPRESSED_BYTES,
-                    max_ratio=100.0, allow_nested=True)  # the sample inputs are a torch.save zip
 
 
 class Pt2Archive(NamedTuple):

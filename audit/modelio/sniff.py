@@ -22,6 +22,15 @@ MAX_WEIGHTS_BYTES = 4 * 1024**3
 # A bundle is two files (a folder around them at most); weights barely compress, a config is text.
 BUNDLE_LIMITS = Limits(max_entries=16, max_entry_bytes=MAX_WEIGHTS_BYTES, max_total_bytes=MAX_WEIGHTS_BYTES
                        + MAX_CONFIG_BYTES, max_ratio=1000.0)
+# A skops archive: schema.json (text, a few megabytes at most) and .npy arrays; zero arrays compress
+# well, so the ratio is generous, but the declared sizes are bounded before skops inflates anything.
+SKOPS_LIMITS = Limits(max_entries=100_000, max_entry_bytes=1024**3, max_total_bytes=2 * 1024**3,
+                      max_ratio=10_000.0)
+MAX_SKOPS_SCHEMA_BYTES = 64 * 1024**2
+# torch.export.save stores every entry uncompressed; a model is at most a few gigabytes. The sample
+# inputs are themselves a torch.save zip, so nested archives are allowed there.
+PT2_LIMITS = Limits(max_entries=100_000, max_entry_bytes=2 * 1024**3, max_total_bytes=4 * 1024**3,
+                    max_ratio=100.0, allow_nested=True)
 # Any model zip: at most this many entries and this much once inflated (each format then has its own caps).
 ANY_MODEL_ZIP = Limits(max_entries=100_000, max_entry_bytes=4 * 1024**3, max_total_bytes=8 * 1024**3,
                        max_ratio=1_000_000.0, allow_nested=True)
@@ -109,6 +118,20 @@ def check_format(fmt: str, data: bytes) -> None:
     if found != fmt:
         seen = f"it looks like {found}" if found else "it matches none of the accepted formats"
         raise ModelFormatError(f"the file is not {fmt}: expected {_EXPECTED[fmt]}, but {seen}")
+    if fmt == "torch-export":
+        try:
+            SafeZip(data, PT2_LIMITS).close()
+        except UnsafeZip as exc:
+            raise ModelFormatError(f"the torch-export archive is refused: {exc}") from None
+    if fmt == "sklearn":
+        try:
+            with SafeZip(data, SKOPS_LIMITS) as archive:
+                schema = next((i for i in archive.entries if archive.name(i) == "schema.json"), None)
+                if schema is not None and schema.file_size > MAX_SKOPS_SCHEMA_BYTES:
+                    raise UnsafeZip(f"its schema.json inflates to {schema.file_size:,} bytes; at most "
+                                    f"{MAX_SKOPS_SCHEMA_BYTES:,} are accepted")
+        except UnsafeZip as exc:
+            raise ModelFormatError(f"the skops file is refused: {exc}") from None
     if fmt == "torch-zoo":
         try:
             SafeZip(data, BUNDLE_LIMITS).close()
