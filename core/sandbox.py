@@ -288,6 +288,9 @@ def _bwrap_command(python: list[str], in_dir: Path, out_dir: Path, limits_: Limi
     for key, value in _child_env().items():
         args += ["--setenv", key, value]
     _bind_system(args)
+    # /proc, /dev and the private /tmp first: the code may live under /tmp (a CI clone), and a bind
+    # made before the tmpfs would vanish under it
+    args += ["--proc", "/proc", "--dev", "/dev", "--size", str(limits_.tmpfs_size), "--tmpfs", "/tmp"]
     bound = []
     for path in {Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve(), ROOT}:
         if not any(str(path).startswith(str(b) + os.sep) for b in bound):
@@ -300,14 +303,11 @@ def _bwrap_command(python: list[str], in_dir: Path, out_dir: Path, limits_: Limi
     for hidden in _hidden_paths():
         if hidden.exists() and any(hidden == b or str(hidden).startswith(str(b) + os.sep) for b in bound):
             args += ["--tmpfs", str(hidden)]
-    args += ["--proc", "/proc", "--dev", "/dev"]
     for device in _gpu_devices():  # CUDA needs its device nodes and reads /sys
         args += ["--dev-bind", device, device]
     if _gpu_devices():
         args += ["--ro-bind-try", "/sys", "/sys"]
-    args += [
-             "--size", str(limits_.tmpfs_size), "--tmpfs", "/tmp",
-             "--ro-bind", str(in_dir), IN_DIR, "--bind", str(out_dir), OUT_DIR, "--chdir", "/tmp"]
+    args += ["--ro-bind", str(in_dir), IN_DIR, "--bind", str(out_dir), OUT_DIR, "--chdir", "/tmp"]
     if seccomp_fd is not None:
         args += ["--seccomp", str(seccomp_fd)]
     return [*args, "--", *python]
