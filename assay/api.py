@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from audit.artifacts import ArtifactIntegrityError
+from core.errors import AssayError
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ def exception_handler(exc, context):
     elif isinstance(exc, DataError):
         # e.g. an id beyond the column's range: PostgreSQL refuses it where SQLite would just find nothing.
         return Response(error_body("invalid", "A value is out of range for this field"), status=400)
-    elif isinstance(exc, ValueError) and hasattr(exc, "fields"):
+    elif isinstance(exc, AssayError):
         # Domain errors (DatasetError, RegistryError, …) carry the fields they concern.
         return Response(error_body("invalid", str(exc), exc.fields or None), status=status.HTTP_400_BAD_REQUEST)
     response = drf_exception_handler(exc, context)

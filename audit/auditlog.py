@@ -38,7 +38,10 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
+from django.dispatch import receiver
 from django.utils import timezone
+
+from core.jobs import job_failed
 
 from .models import AuditLogEntry, ChainHead
 
@@ -172,6 +175,12 @@ def record(action: str, *, organization=None, actor=None, obj=None, payload: dic
         entry.save()
         ChainHead.objects.filter(pk=head.pk).update(seq=entry.seq, hash=entry.hash)
     return entry
+
+
+@receiver(job_failed, dispatch_uid="audit.auditlog.record_job_failure")
+def record_job_failure(sender, *, row, action: str, error: str, **kwargs) -> None:
+    """Append a failed job (core.jobs.run_job) to its organisation's chain, as the worker."""
+    record(action, organization=row.organization_id, actor="worker", obj=row, payload={"error": error})
 
 
 #

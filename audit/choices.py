@@ -1,5 +1,9 @@
 from django.db import models
 
+# Re-exported for older importers: the job statuses live in core.
+from core.choices import FINISHED_STATUSES as FINISHED_STATUSES
+from core.choices import JobStatus as JobStatus
+
 from .metrics import data as _data
 from .metrics import transparency as _transparency
 
@@ -46,16 +50,6 @@ class DataFormat(models.TextChoices):
     CSV = "csv", "CSV"
     PARQUET = "parquet", "Parquet"
 
-
-class JobStatus(models.TextChoices):
-    QUEUED = "queued", "Queued"
-    RUNNING = "running", "Running"
-    SUCCEEDED = "succeeded", "Succeeded"
-    FAILED = "failed", "Failed"
-    CANCELLED = "cancelled", "Cancelled"
-
-
-FINISHED_STATUSES = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
 
 # The field lists are the metric engine's (TRANS-01, DATA-01): one source of truth.
 MODEL_CARD_FIELDS = _transparency.MODEL_CARD_FIELDS

@@ -10,14 +10,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from core.errors import AssayError
+
 MiB = 1024 * 1024
 
-class DatasetError(ValueError):
+class DatasetError(AssayError):
     """The file or its schema is unusable; `fields` maps schema fields to messages."""
-
-    def __init__(self, message: str, fields: dict | None = None):
-        super().__init__(message)
-        self.fields = fields or {}
 
 
 @dataclass

@@ -2,26 +2,23 @@
 
 from __future__ import annotations
 
-import logging
-
 from django.conf import settings
 from django.db import transaction
 
-from assay.jobs import JobCancelled, claim, finish, readable_error, reporter, request_cancel
+from core.choices import FINISHED_STATUSES, JobStatus
+from core.errors import AssayError
+from core.jobs import JobCancelled, JobRunner, finish, request_cancel, run_job
 
 from . import artifacts, auditlog, services
-from .choices import FINISHED_STATUSES, JobStatus, ModelFormat
+from .choices import ModelFormat
 from .metrics.base import AuditContext
 from .models import AuditLogEntry, AuditRun, DatasetVersion, MetricResult, ModelVersion
 
-logger = logging.getLogger(__name__)
 TORCH_FORMATS = (ModelFormat.TORCH_ZOO, ModelFormat.TORCH_EXPORT)
 
 
-class AuditError(ValueError):
-    def __init__(self, message: str, fields: dict | None = None):
-        super().__init__(message)
-        self.fields = fields or {}
+class AuditError(AssayError):
+    """An audit request was refused; `fields` maps input fields to messages."""
 
 
 def queue_for(model_version: ModelVersion) -> str:
@@ -53,10 +50,7 @@ def start_audit(*, user, model_version: ModelVersion, dataset_version: DatasetVe
         auditlog.record("audit.start", organization=run.organization, actor=user, obj=run,
                         payload={"model_version": model_version.pk, "dataset_version": dataset_version.pk})
         if enqueue:
-            from .tasks import execute_audit_task
-
-            queue = queue_for(model_version)
-            transaction.on_commit(lambda: execute_audit_task.apply_async((run.pk,), queue=queue))
+            AuditRunner.enqueue(run)
     return run
 
 
@@ -71,28 +65,35 @@ def cancel_audit(run: AuditRun, *, user) -> AuditRun:
     return run
 
 
+class AuditRunner(JobRunner):
+    """An audit run as a job: computed in the model sandbox, its results stored in one transaction."""
+
+    model = AuditRun
+    task_name = "assay.audit.execute"
+    failure_action = "audit.fail"
+    label = "Audit"
+    related = ("model_version__artifact", "dataset_version__artifact")
+
+    @classmethod
+    def queue_for(cls, row: AuditRun) -> str:
+        return queue_for(row.model_version)
+
+    def compute(self, row: AuditRun, progress, should_cancel) -> dict:
+        return _compute(row, progress, should_cancel)
+
+    def store(self, row: AuditRun, result: dict) -> None:
+        _store(row, result)
+
+    def finished(self, row: AuditRun) -> None:
+        _finished(row.pk)
+
+
 def execute_audit(run_id: int) -> bool:
     """Claim and run one audit; store its results in one transaction. Safe to call twice.
 
     Returns False when the job could not be claimed (finished, or held by a live worker).
     """
-    if not claim(AuditRun, run_id):
-        return False
-    run = AuditRun.objects.select_related("model_version__artifact", "dataset_version__artifact").get(pk=run_id)
-    progress, should_cancel = reporter(AuditRun, run_id)
-    try:
-        result = _compute(run, progress, should_cancel)
-    except JobCancelled:
-        finish(AuditRun, run_id, JobStatus.CANCELLED, stage="cancelled")
-    except Exception as exc:  # the job must end readable, whatever broke
-        logger.exception("Audit %s failed", run_id)
-        if finish(AuditRun, run_id, JobStatus.FAILED, error=readable_error(exc)):
-            auditlog.record("audit.fail", organization=run.organization_id, actor="worker", obj=run,
-                            payload={"error": readable_error(exc)})
-    else:
-        _store(run, result)
-    _finished(run_id)
-    return True
+    return run_job(AuditRunner, run_id)
 
 
 def _finished(run_id: int) -> None:

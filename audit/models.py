@@ -7,8 +7,9 @@ from django.db import models
 from django.utils import timezone
 
 from accounts.models import Organization, OrganizationOwned, OrganizationOwnedQuerySet
+from core.models import Job
 
-from .choices import DataFormat, Domain, JobStatus, ModelFormat, ProviderRole
+from .choices import DataFormat, Domain, ModelFormat, ProviderRole
 from .report_choices import DeliveryChannel, DeliveryStatus, ReportKind
 
 __all__ = ["Artifact", "AISystem", "DatasetVersion", "ModelVersion", "AuditLogEntry", "ChainHead",
@@ -202,26 +203,6 @@ class AuditLogEntry(models.Model):
 #
 # Audit runs
 #
-
-
-class Job(OrganizationOwned):
-    """Status, progress and heartbeat shared by every long job row."""
-
-    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
-    progress = models.PositiveSmallIntegerField(default=0)
-    stage = models.CharField(max_length=200, blank=True)
-    error = models.TextField(blank=True)
-    device = models.CharField(max_length=32, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    cancel_requested = models.BooleanField(default=False)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
-    created = models.DateTimeField(auto_now_add=True)
-    started = models.DateTimeField(null=True, blank=True)
-    finished = models.DateTimeField(null=True, blank=True)
-    heartbeat = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        abstract = True
 
 
 class AuditRun(Job):

@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from assay.pdf import html_to_pdf
 from core import outbound
+from core.errors import AssayError
 
 from . import alerts, artifacts, auditlog, charts
 from .choices import JobStatus
@@ -38,10 +39,8 @@ WEBHOOK_MAX_ATTEMPTS = 3
 WEBHOOK_BACKOFF_S = (10, 60)  # before the 2nd and the 3rd attempt
 
 
-class ReportError(ValueError):
-    def __init__(self, message: str, fields: dict | None = None):
-        super().__init__(message)
-        self.fields = fields or {}
+class ReportError(AssayError):
+    """A report request was refused; `fields` maps input fields to messages."""
 
 
 #
@@ -236,7 +235,7 @@ def _failed_render_report(fired: ScheduledRun, run: AuditRun | None, exc: Except
     When even that cannot be rendered, the firing keeps the reason in `error` and is not tried again
     (the sweep of unreported firings skips it): a broken report never retries forever.
     """
-    from assay.jobs import readable_error
+    from core.jobs import readable_error
 
     reason = f"The report could not be rendered ({readable_error(exc)}); the audit's results are on the dashboard"
     try:

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core import outbound
+from core.errors import AssayError
 
 from . import auditlog, jobs
 from .choices import FINISHED_STATUSES
@@ -29,12 +30,8 @@ MAX_RECIPIENTS = 50
 SWEEP_LIMIT = 20
 
 
-class ScheduleError(ValueError):
+class ScheduleError(AssayError):
     """Bad schedule input; becomes a 400 with its message and fields."""
-
-    def __init__(self, message: str, fields: dict | None = None):
-        super().__init__(message)
-        self.fields = fields or {}
 
 
 #

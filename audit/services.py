@@ -13,6 +13,8 @@ import pandas as pd
 from django.db import transaction
 from django.db.models import Max
 
+from core.errors import AssayError
+
 from . import artifacts, auditlog
 from .choices import DATASHEET_FIELDS, MODEL_CARD_FIELDS, ModelFormat
 from .datasets import DatasetError, Schema, parse_table, sniff_table_format, split_mask, validate
@@ -25,12 +27,8 @@ ACCEPTED_FORMATS = (
 )
 
 
-class RegistryError(ValueError):
+class RegistryError(AssayError):
     """A registration was refused; `fields` maps input fields to messages."""
-
-    def __init__(self, message: str, fields: dict | None = None):
-        super().__init__(message)
-        self.fields = fields or {}
 
 
 def _next_version(model, system: AISystem, name: str) -> int:

@@ -1,16 +1,8 @@
-from assay.jobs import job_task, register_job, retry_while_running
+from core.jobs import job_task, runner_task
 
 from . import jobs
-from .models import AuditRun
 
-
-@job_task("assay.audit.execute", queue="cpu", bind=True)
-def execute_audit_task(self, run_id: int) -> None:
-    if not jobs.execute_audit(run_id):
-        retry_while_running(self, AuditRun, run_id)
-
-
-register_job(AuditRun, "assay.audit.execute", lambda run: jobs.queue_for(run.model_version))
+execute_audit_task = runner_task(jobs.AuditRunner)  # "assay.audit.execute"
 
 
 #

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from audit import artifacts, auditlog
 from audit.models import AISystem
+from core.errors import AssayError
 
 from . import applicability, evidence
 from . import vocabulary as v
@@ -32,12 +33,8 @@ MAX_TEXT = 20_000
 _REGISTRY: Registry | None = None
 
 
-class ComplianceError(ValueError):
+class ComplianceError(AssayError):
     """Bad input to a compliance workflow; becomes a 400 with its message."""
-
-    def __init__(self, message: str, fields: dict | None = None):
-        super().__init__(message)
-        self.fields = fields or {}
 
 
 def frameworks_dir() -> str | None:

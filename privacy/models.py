@@ -2,7 +2,8 @@
 
 from django.db import models
 
-from audit.models import AuditRun, DatasetVersion, Job, ModelVersion
+from audit.models import AuditRun, DatasetVersion, ModelVersion
+from core.models import Job
 
 from .choices import Accountant
 

@@ -16,12 +16,14 @@ from types import SimpleNamespace
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from assay.jobs import JobCancelled, claim, finish, readable_error, reporter, request_cancel
 from audit import artifacts, auditlog
 from audit import jobs as audit_jobs
 from audit import services as registry
-from audit.choices import FINISHED_STATUSES, JobStatus, ModelFormat
+from audit.choices import ModelFormat
 from audit.models import AuditRun, DatasetVersion, ModelVersion
+from core.choices import FINISHED_STATUSES, JobStatus
+from core.errors import AssayError
+from core.jobs import JobCancelled, JobRunner, finish, request_cancel, run_job
 
 from . import dp
 from .choices import MAX_SWEEP_VARIANTS
@@ -34,12 +36,8 @@ PARAMETERS = ("epsilon", "noise_multiplier", "delta", "max_grad_norm", "epochs",
               "accountant")
 
 
-class DPTrainingError(ValueError):
+class DPTrainingError(AssayError):
     """A DP training request was refused; `fields` maps input fields to messages (answered with a 400)."""
-
-    def __init__(self, message: str, fields: dict | None = None):
-        super().__init__(message)
-        self.fields = fields or {}
 
 
 def queue_for_dp() -> str:
@@ -100,10 +98,7 @@ def start_dp_training(*, user, model_version: ModelVersion, dataset_version: Dat
         if reference_audit:
             ensure_reference_audit(user=user, model_version=model_version, dataset_version=dataset_version)
         if enqueue:
-            from .tasks import execute_dp_training_task
-
-            queue = queue_for_dp()
-            transaction.on_commit(lambda: execute_dp_training_task.apply_async((run.pk,), queue=queue))
+            DPTrainingRunner.enqueue(run)
     return run
 
 
@@ -163,6 +158,33 @@ def cancel_dp_training(run: DPTrainingRun, *, user) -> DPTrainingRun:
 #
 
 
+class DPTrainingRunner(JobRunner):
+    """A DP training run as a job: trained in the model sandbox, registered as a child model version and audited."""
+
+    model = DPTrainingRun
+    task_name = "assay.privacy.train_dp"
+    failure_action = "dp.fail"
+    label = "DP training"
+    related = ("model_version__artifact", "dataset_version__artifact", "model_version__system")
+    cancelled = (JobCancelled, dp.TrainingCancelled)
+
+    def __init__(self, *, enqueue_audit: bool = True):
+        self.enqueue_audit = enqueue_audit
+
+    @classmethod
+    def queue_for(cls, row: DPTrainingRun) -> str:
+        return queue_for_dp()
+
+    def compute(self, row: DPTrainingRun, progress, should_cancel) -> tuple[TrainedVariant, dict, bytes]:
+        trained = _train(row, progress, should_cancel)
+        if should_cancel():  # asked while the sandbox wrote its last epoch: register nothing
+            raise JobCancelled()
+        return trained
+
+    def store(self, row: DPTrainingRun, result: tuple[TrainedVariant, dict, bytes]) -> None:
+        _store(row, *result, enqueue_audit=self.enqueue_audit)
+
+
 def execute_dp_training(run_id: int, *, enqueue_audit: bool = True) -> bool:
     """Claim and run one DP training; register its model version and start its audit. Safe to call twice.
 
@@ -170,25 +192,7 @@ def execute_dp_training(run_id: int, *, enqueue_audit: bool = True) -> bool:
     in-process when `enqueue_audit` is False (`run.audit`). Returns False when the run could not
     be claimed (finished, or held by a live worker).
     """
-    if not claim(DPTrainingRun, run_id):
-        return False
-    run = DPTrainingRun.objects.select_related("model_version__artifact", "dataset_version__artifact",
-                                               "model_version__system").get(pk=run_id)
-    progress, should_cancel = reporter(DPTrainingRun, run_id)
-    try:
-        trained = _train(run, progress, should_cancel)
-        if should_cancel():
-            raise JobCancelled()
-    except (JobCancelled, dp.TrainingCancelled):
-        finish(DPTrainingRun, run_id, JobStatus.CANCELLED, stage="cancelled")
-    except Exception as exc:  # the job must end readable, whatever broke
-        logger.exception("DP training %s failed", run_id)
-        if finish(DPTrainingRun, run_id, JobStatus.FAILED, error=readable_error(exc)):
-            auditlog.record("dp.fail", organization=run.organization_id, actor="worker", obj=run,
-                            payload={"error": readable_error(exc)})
-    else:
-        _store(run, *trained, enqueue_audit=enqueue_audit)
-    return True
+    return run_job(DPTrainingRunner, run_id, enqueue_audit=enqueue_audit)
 
 
 class TrainedVariant(SimpleNamespace):

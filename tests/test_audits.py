@@ -9,10 +9,10 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from assay.jobs import MAX_ATTEMPTS, reap_stale_jobs
 from audit import jobs
 from audit.management.commands.train_baseline import train_and_register
 from audit.models import AuditLogEntry, AuditRun, MetricResult
+from core.jobs import MAX_ATTEMPTS, reap_stale_jobs
 
 
 @pytest.fixture
@@ -169,7 +169,7 @@ def test_a_claimed_job_beats_from_a_thread_until_it_is_taken_over_or_returns(ali
                                                                              settings, monkeypatch):
     from django.db.models import F
 
-    from assay import jobs as job_helpers
+    from core import jobs as job_helpers
 
     # given: a worker process (heartbeat threads on) and a 1.5 s staleness window, so a beat every 0.5 s
     settings.ASSAY_JOB_STALE_SECONDS = 1.5
@@ -196,7 +196,7 @@ def test_a_claimed_job_beats_from_a_thread_until_it_is_taken_over_or_returns(ali
 
 
 def test_no_heartbeat_thread_outside_worker_processes(alice, trained_model, alice_dataset):
-    from assay import jobs as job_helpers
+    from core import jobs as job_helpers
 
     run = jobs.start_audit(user=alice, model_version=trained_model, dataset_version=alice_dataset, enqueue=False)
     assert job_helpers.claim(AuditRun, run.pk)

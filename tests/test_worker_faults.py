@@ -17,11 +17,11 @@ from django.test import override_settings
 
 from accounts.models import Organization
 from assay.celery import app
-from assay.jobs import reap_stale_jobs
 from audit import jobs, services
 from audit.datasets import Schema
 from audit.management.commands.train_baseline import train_and_register
 from audit.models import AISystem, AuditRun, MetricResult
+from core.jobs import reap_stale_jobs
 from tests.workers import broker_messages, pool_children, start_worker, stop_worker, wait_for
 
 pytestmark = [

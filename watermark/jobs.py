@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 import posixpath
 import zipfile
 
@@ -20,17 +19,16 @@ from rest_framework.utils.encoders import JSONEncoder
 
 from accounts.choices import Action
 from accounts.models import Organization
-from assay.jobs import claim, finish, readable_error, reporter
 from audit import artifacts, auditlog
-from audit.choices import JobStatus
 from core import safezip
+from core.choices import FINISHED_STATUSES, JobStatus
+from core.jobs import JobCancelled, JobRunner, finish, request_cancel, run_job
 
 from . import imageio
 from .choices import BatchMode, Source
 from .models import ProvenanceRecord, WatermarkBatch
 from .services import StampOptions, WatermarkError, stamp, verify
 
-logger = logging.getLogger(__name__)
 MiB = 1024 * 1024
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp")
 
@@ -119,10 +117,46 @@ def start_batch(*, user, organization: Organization, files: list[tuple[str, byte
                         organization=organization, actor=user, obj=batch,
                         payload={"files": len(infos), "input_sha256": artifact.sha256})
         if enqueue:
-            from .tasks import execute_batch_task
-
-            transaction.on_commit(lambda: execute_batch_task.apply_async((batch.pk,), queue="cpu"))
+            BatchRunner.enqueue(batch)
     return batch
+
+
+def cancel_batch(batch: WatermarkBatch, *, user) -> WatermarkBatch:
+    """Cancel a queued job at once; ask a running one to stop before its next image (no zip is made)."""
+    if batch.status in FINISHED_STATUSES:
+        raise WatermarkError(f"The batch has already {batch.status}")
+    with transaction.atomic():
+        request_cancel(WatermarkBatch, batch.pk)
+        auditlog.record("watermark.batch.cancel", organization=batch.organization, actor=user, obj=batch)
+    batch.refresh_from_db()
+    return batch
+
+
+class BatchRunner(JobRunner):
+    """A watermark batch as a job: each image stamped (or verified) in turn, the outputs stored as one zip."""
+
+    model = WatermarkBatch
+    task_name = "assay.watermark.batch"
+    failure_action = "watermark.batch.fail"
+    label = "Watermark batch"
+    related = ("organization", "system", "input_artifact", "created_by")
+
+    def compute(self, row: WatermarkBatch, progress, should_cancel) -> tuple[bytes | None, list[dict]]:
+        return (_run_verify if row.mode == BatchMode.VERIFY else _run)(row, progress, should_cancel)
+
+    def store(self, row: WatermarkBatch, result: tuple[bytes | None, list[dict]]) -> None:
+        output, results = result
+        failed = sum(1 for r in results if r.get("error"))
+        with transaction.atomic():
+            artifact = None
+            if output is not None:
+                artifact = artifacts.store(output, organization=row.organization,
+                                           filename=f"batch-{row.pk}-stamped.zip")
+            if finish(WatermarkBatch, row.pk, JobStatus.SUCCEEDED, result_artifact=artifact, results=results,
+                      done=len(results), failed=failed, stage="done"):
+                auditlog.record("watermark.batch.succeed", organization=row.organization, actor="worker", obj=row,
+                                payload={"stamped" if output is not None else "verified": len(results) - failed,
+                                         "failed": failed, "output_sha256": artifact.sha256 if artifact else None})
 
 
 def execute_batch(batch_id: int) -> bool:
@@ -130,31 +164,7 @@ def execute_batch(batch_id: int) -> bool:
 
     Returns False when the job could not be claimed (finished, or held by a live worker).
     """
-    if not claim(WatermarkBatch, batch_id):
-        return False
-    batch = WatermarkBatch.objects.select_related("organization", "system", "input_artifact", "created_by").get(
-        pk=batch_id)
-    progress, _ = reporter(WatermarkBatch, batch_id)
-    try:
-        output, results = (_run_verify if batch.mode == BatchMode.VERIFY else _run)(batch, progress)
-    except Exception as exc:  # the job must end readable, whatever broke
-        logger.exception("Watermark batch %s failed", batch_id)
-        if finish(WatermarkBatch, batch_id, JobStatus.FAILED, error=readable_error(exc)):
-            auditlog.record("watermark.batch.fail", organization=batch.organization, actor="worker", obj=batch,
-                            payload={"error": readable_error(exc)})
-        return True
-    failed = sum(1 for r in results if r.get("error"))
-    with transaction.atomic():
-        artifact = None
-        if output is not None:
-            artifact = artifacts.store(output, organization=batch.organization,
-                                       filename=f"batch-{batch.pk}-stamped.zip")
-        if finish(WatermarkBatch, batch_id, JobStatus.SUCCEEDED, result_artifact=artifact, results=results,
-                  done=len(results), failed=failed, stage="done"):
-            auditlog.record("watermark.batch.succeed", organization=batch.organization, actor="worker", obj=batch,
-                            payload={"stamped" if output is not None else "verified": len(results) - failed,
-                                     "failed": failed, "output_sha256": artifact.sha256 if artifact else None})
-    return True
+    return run_job(BatchRunner, batch_id)
 
 
 def _options(batch: WatermarkBatch, name: str) -> StampOptions:
@@ -164,12 +174,14 @@ def _options(batch: WatermarkBatch, name: str) -> StampOptions:
                         source=Source.BATCH, filename=name, keep_output=True)
 
 
-def _run(batch: WatermarkBatch, progress) -> tuple[bytes, list[dict]]:
+def _run(batch: WatermarkBatch, progress, should_cancel) -> tuple[bytes, list[dict]]:
     archive, infos = open_batch(artifacts.read(batch.input_artifact))
     done = {r.filename: r for r in ProvenanceRecord.objects.filter(batch=batch).select_related("output_artifact")}
     buffer, results = io.BytesIO(), []
     with archive, safezip.Writer(buffer) as out:
         for n, info in enumerate(infos):
+            if should_cancel():
+                raise JobCancelled()
             name = archive.name(info)
             record = done.get(name)
             try:
@@ -190,7 +202,7 @@ def _run(batch: WatermarkBatch, progress) -> tuple[bytes, list[dict]]:
     return buffer.getvalue(), results
 
 
-def _run_verify(batch: WatermarkBatch, progress) -> tuple[None, list[dict]]:
+def _run_verify(batch: WatermarkBatch, progress, should_cancel) -> tuple[None, list[dict]]:
     """Verify each image with the keys of the organisations the creator asked for (and may still view)."""
     archive, infos = open_batch(artifacts.read(batch.input_artifact))
     wanted = (batch.options or {}).get("organizations") or [batch.organization_id]
@@ -199,6 +211,8 @@ def _run_verify(batch: WatermarkBatch, progress) -> tuple[None, list[dict]]:
     results = []
     with archive:
         for n, info in enumerate(infos):
+            if should_cancel():
+                raise JobCancelled()
             name = archive.name(info)
             try:
                 report = verify(archive.read(info), organizations=orgs, user=batch.created_by)

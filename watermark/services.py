@@ -19,6 +19,7 @@ from django.db import transaction
 from accounts.models import Organization
 from audit import artifacts, auditlog
 from audit.models import AISystem
+from core.errors import AssayError
 
 from . import contentcredentials, explicit, imageio, implicit, invisible, stamping
 from .choices import LAYERS, Source
@@ -29,12 +30,8 @@ ORG_TAG_BITS = 16
 SERIAL_BITS = invisible.PAYLOAD_BITS - ORG_TAG_BITS
 
 
-class WatermarkError(ValueError):
+class WatermarkError(AssayError):
     """Input that cannot be stamped or verified; views answer 400 with the message."""
-
-    def __init__(self, message: str, fields: dict | None = None):
-        super().__init__(message)
-        self.fields = fields or {}
 
 
 #

@@ -13,7 +13,7 @@ from accounts.choices import Action
 from accounts.models import Organization
 from accounts.permissions import can, get_visible_or_404, parse_id, require
 from audit import artifacts
-from audit.choices import JobStatus
+from core.choices import JobStatus
 
 from . import jobs, services
 from .choices import LAYERS, BatchMode, Source

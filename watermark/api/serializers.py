@@ -59,7 +59,8 @@ class WatermarkBatchSerializer(serializers.ModelSerializer):
     class Meta:
         model = WatermarkBatch
         fields = ["id", "organization", "mode", "system", "model_version", "options", "status", "progress", "stage",
-                  "total", "done", "failed", "results", "error", "created", "started", "finished", "download"]
+                  "total", "done", "failed", "results", "error", "cancel_requested", "created", "started", "finished",
+                  "download"]
 
     def get_download(self, obj) -> str | None:
         return f"/api/v1/watermark/batches/{obj.pk}/download" if obj.result_artifact_id else None

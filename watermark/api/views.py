@@ -163,6 +163,18 @@ class WatermarkBatchViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Or
         response["Content-Disposition"] = f'attachment; filename="watermark-batch-{batch.pk}.zip"'
         return response
 
+    @extend_schema(request=None, responses={200: s.WatermarkBatchSerializer})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        """Cancel a queued batch, or ask a running one to stop before its next image; 409 when it already finished."""
+        batch = self.get_object()
+        self.check_write(batch)
+        try:
+            batch = jobs.cancel_batch(batch, user=request.user)
+        except services.WatermarkError as exc:
+            return Response(error_body("conflict", str(exc)), status=status.HTTP_409_CONFLICT)
+        return Response(s.WatermarkBatchSerializer(batch).data)
+
 
 class ProvenanceRecordViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrganizationScopedViewSet):
     """Provenance records: one per stamped image, of the caller's organisations only."""
