@@ -108,6 +108,7 @@ INSTALLED_APPS = [
     "core",
     "accounts",
     "audit",
+    "reports",
     "compliance",
     "watermark",
     "privacy",

@@ -6,10 +6,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from accounts import views as account_views
 from accounts.api.views import OrganizationViewSet
 from assay.api import OptionalSlashRouter
-from audit import report_views
 from audit import views as audit_views
-from audit.api import reports as report_api
 from audit.api import views as audit_api
+from reports.api import views as report_api
 
 router = OptionalSlashRouter()
 router.register("organizations", OrganizationViewSet, basename="organization")
@@ -39,11 +38,7 @@ urlpatterns = [
     path("audits/<int:pk>/", audit_views.audit_detail, name="audit"),
     path("audits/<int:pk>/metrics/<str:metric_id>/", audit_views.metric_detail, name="metric"),
     path("models/<int:model_pk>/audit/", audit_views.audit_start, name="audit-start"),
-    path("reports/", report_views.reports, name="reports"),
-    path("reports/<int:pk>/", report_views.report_detail, name="report"),
-    path("reports/<int:pk>/pdf/", report_views.report_pdf, name="report-pdf"),
-    path("schedules/", report_views.schedules_page, name="schedules"),
-    path("schedules/<int:pk>/<str:op>/", report_views.schedule_action, name="schedule-action"),
+    path("", include("reports.urls")),
     path("", include("privacy.urls")),
     path("", include("watermark.urls")),
     path("", include("compliance.urls")),

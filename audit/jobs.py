@@ -97,10 +97,10 @@ def execute_audit(run_id: int) -> bool:
 
 
 def _finished(run_id: int) -> None:
-    """Link the next step of a scheduled run (its report task, enqueued on commit); never wait for it."""
-    from .schedules import audit_finished
+    """Tell whoever listens (the reports app) that the run ended; they enqueue on commit, never wait."""
+    from .signals import audit_finished
 
-    audit_finished(run_id)
+    audit_finished.send(sender=AuditRun, run_id=run_id)
 
 
 def _compute(run: AuditRun, progress, should_cancel) -> dict:

@@ -20,10 +20,12 @@ from django.core.management.base import CommandError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, models
 
-from audit import auditlog, reports
-from audit.models import AuditLogEntry, ChainHead, Report
+from audit import auditlog
+from audit.models import AuditLogEntry, ChainHead
 from compliance import services
 from compliance.models import Assessment
+from reports import services as reports
+from reports.models import Report
 
 OTHER_KEY = "cd" * 32
 

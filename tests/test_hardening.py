@@ -11,8 +11,11 @@ from django.db import DataError
 from django.test import RequestFactory
 from PIL import Image
 
-from audit import charts, reports, schedules
-from audit.models import AISystem, Artifact, AuditRun, DatasetVersion, Report, Schedule, ScheduledRun
+from audit import charts
+from audit.models import AISystem, Artifact, AuditRun, DatasetVersion
+from reports import schedules
+from reports import services as reports
+from reports.models import Report, Schedule, ScheduledRun
 
 DEEP = "[" * 100_000 + "]" * 100_000
 

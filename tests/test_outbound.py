@@ -13,9 +13,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from audit import artifacts, reports
-from audit.models import AuditLogEntry, Report, ReportDelivery
+from audit import artifacts
+from audit.models import AuditLogEntry
 from core import outbound
+from reports import services as reports
+from reports.models import Report, ReportDelivery
 
 PUBLIC = "93.184.215.14"  # a global unicast address; no test connects to it
 SECRET = "webhook-secret-0123456789"
@@ -304,7 +306,7 @@ def test_the_api_refuses_a_webhook_host_that_resolves_to_a_private_address(as_al
 def _report(alice, alice_system, alice_dataset, alice_model, client, url) -> Report:
     r = client.post("/api/v1/schedules", schedule_body(alice_system, alice_dataset, alice_model, url), format="json")
     assert r.status_code == 201, r.content
-    from audit.models import Schedule
+    from reports.models import Schedule
 
     schedule = Schedule.objects.get(pk=r.json()["id"])
     artifact = artifacts.store(b"%PDF-1.4 test", organization=alice_system.organization, filename="report.pdf")

@@ -7,9 +7,11 @@ import pytest
 from django.core.management import CommandError, call_command
 from django_celery_beat.models import PeriodicTask
 
-from audit import jobs, reports
+from audit import jobs
 from audit.management.commands.train_baseline import train_and_register
-from audit.models import AuditLogEntry, Report, Schedule
+from audit.models import AuditLogEntry
+from reports import services as reports
+from reports.models import Report, Schedule
 
 
 @pytest.fixture

@@ -13,13 +13,15 @@ from django_celery_beat.models import PeriodicTask
 from freezegun import freeze_time
 from pypdf import PdfReader
 
-import audit.tasks  # noqa: F401  (registers the tasks beat names)
 from assay.celery import app
-from audit import artifacts, reports, schedules
+from audit import artifacts
 from audit.management.commands.train_baseline import train_and_register
 from audit.metrics.catalog import CATALOG
-from audit.models import AuditLogEntry, AuditRun, Report, ReportDelivery, ScheduledRun
+from audit.models import AuditLogEntry, AuditRun
 from core import outbound
+from reports import schedules, tasks  # noqa: F401  (tasks registers the tasks beat names)
+from reports import services as reports
+from reports.models import Report, ReportDelivery, ScheduledRun
 
 CONFIG = {"ig_rows": 20, "sensitivity_rows": 10}
 SECRET = "s3cret-webhook-key-0123456789"

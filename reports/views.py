@@ -12,10 +12,12 @@ from rest_framework import serializers
 
 from accounts.choices import Action
 from accounts.permissions import can, get_visible_or_404, parse_id, require
+from audit.models import AISystem, DatasetVersion
 
 from . import schedules
-from .api.reports import ScheduleSerializer, pdf_response, resolve_ids
-from .models import AISystem, DatasetVersion, Report, Schedule
+from .api.serializers import ScheduleSerializer
+from .api.views import pdf_response, resolve_ids
+from .models import Report, Schedule
 
 
 @login_required
@@ -28,13 +30,13 @@ def reports(request):
         rows = rows.filter(system_id=system)
     page = Paginator(rows.order_by("-created", "-id"), 50).get_page(request.GET.get("page"))
     systems = AISystem.objects.filter(organization=org) if org else []
-    return render(request, "audit/reports.html", {"page": page, "systems": systems, "system": system})
+    return render(request, "reports/reports.html", {"page": page, "systems": systems, "system": system})
 
 
 @login_required
 def report_detail(request, pk: int):
     report = get_visible_or_404(Report.objects.select_related("system", "schedule"), request.user, pk=pk)
-    return render(request, "audit/report_detail.html", {"report_row": report, "report": report.content})
+    return render(request, "reports/report_detail.html", {"report_row": report, "report": report.content})
 
 
 @login_required
@@ -54,7 +56,7 @@ def schedules_page(request):
             return redirect("schedules")
     rows = Schedule.objects.filter(organization=org).select_related("system", "model_version", "dataset_version") \
         if org else []
-    return render(request, "audit/schedules.html", {
+    return render(request, "reports/schedules.html", {
         "schedules": rows, "can_manage": manage, "form": request.POST if request.method == "POST" else {},
         "systems": AISystem.objects.filter(organization=org) if org else [],
         "datasets": DatasetVersion.objects.filter(organization=org).select_related("system") if org else [],

@@ -5,8 +5,9 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from assay.pdf import PDFUnavailable
-from audit import artifacts, reports
+from audit import artifacts
 from audit.models import AISystem
+from reports import services as reports
 
 
 class Command(BaseCommand):

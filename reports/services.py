@@ -1,6 +1,6 @@
 """Audit reports: gather the facts of one audit, render one template to PDF, store, e-mail, webhook.
 
-The same template (templates/audit/report_body.html) renders the dashboard page and the PDF. A
+The same template (templates/reports/report_body.html) renders the dashboard page and the PDF. A
 report keeps the facts it was rendered from (`content`), the alerts (metrics whose status got
 worse since the previous report of the same schedule, or of the system for unscheduled reports),
 and the SHA-256 of its PDF, which lives encrypted in the artifact store. Its JSON content and its
@@ -23,14 +23,19 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from assay.pdf import html_to_pdf
+from audit import artifacts, auditlog, charts
+from audit.choices import JobStatus
+from audit.metrics.catalog import CATALOG
+from audit.models import AISystem, AuditRun
+from compliance import services as compliance
 from core import outbound
 from core.errors import AssayError
+from core.jobs import readable_error
 
-from . import alerts, artifacts, auditlog, charts
-from .choices import JobStatus
-from .metrics.catalog import CATALOG
-from .models import AISystem, AuditRun, Report, ReportDelivery, ScheduledRun
-from .report_choices import DeliveryChannel, DeliveryStatus, ReportKind
+from . import alerts
+from .choices import DeliveryChannel, DeliveryStatus, ReportKind
+from .models import Report, ReportDelivery, ScheduledRun
+from .queue import EMAIL, WEBHOOK, send_later, send_now
 
 logger = logging.getLogger(__name__)
 FRAMEWORKS = ("eu_ai_act", "cn_genai")
@@ -89,8 +94,6 @@ def attribution_chart(run: AuditRun, top: int = 10) -> str:
 
 def compliance_summaries(system: AISystem) -> dict[str, Any]:
     """Return the summary of both frameworks' checklists (or the reason it could not be evaluated)."""
-    from compliance import services as compliance
-
     out = {}
     for bundle in FRAMEWORKS:
         try:
@@ -163,7 +166,7 @@ def _run_facts(run: AuditRun | None) -> dict[str, Any] | None:
 
 def render_html(content: dict[str, Any]) -> str:
     """Return the standalone HTML document of a report (the PDF's source)."""
-    return render_to_string("audit/report_pdf.html", {"report": content})
+    return render_to_string("reports/report_pdf.html", {"report": content})
 
 
 def create_report(system: AISystem, run: AuditRun | None, *, user=None, schedule=None, scheduled_run=None,
@@ -235,8 +238,6 @@ def _failed_render_report(fired: ScheduledRun, run: AuditRun | None, exc: Except
     When even that cannot be rendered, the firing keeps the reason in `error` and is not tried again
     (the sweep of unreported firings skips it): a broken report never retries forever.
     """
-    from core.jobs import readable_error
-
     reason = f"The report could not be rendered ({readable_error(exc)}); the audit's results are on the dashboard"
     try:
         return create_report(fired.system, run, schedule=fired.schedule, scheduled_run=fired, error=reason,
@@ -265,16 +266,14 @@ def latest_audit(system: AISystem) -> AuditRun:
 
 
 def _enqueue_delivery(report_id: int) -> None:
-    from .tasks import call_webhook_task, email_report_task
-
     report = Report.objects.select_related("schedule").get(pk=report_id)
     schedule = report.schedule
     if schedule is None:
         return
     if schedule.recipients:
-        email_report_task.apply_async((report_id,), queue="default")
+        send_now(EMAIL, report_id)
     if schedule.webhook_url and (report.alerts or report.kind == ReportKind.FAILURE):
-        call_webhook_task.apply_async((report_id, 1), queue="default")
+        send_now(WEBHOOK, report_id, 1)
 
 
 def header_text(text: str, limit: int = 120) -> str:
@@ -308,7 +307,7 @@ def email_report(report_id: int) -> int:
     recipients = list(report.schedule.recipients if report.schedule else [])
     if not recipients:
         return 0
-    body = render_to_string("audit/report_email.txt", {"report": report, "content": report.content})
+    body = render_to_string("reports/report_email.txt", {"report": report, "content": report.content})
     message = EmailMessage(email_subject(report), body, settings.DEFAULT_FROM_EMAIL, recipients)
     message.attach(report.artifact.filename, artifacts.read(report.artifact), "application/pdf")
     message.send()
@@ -344,8 +343,6 @@ def post_webhook(url: str, secret: str, payload: dict[str, Any]) -> int:
 
 def call_webhook(report_id: int, attempt: int = 1) -> bool:
     """Call the schedule's webhook once; on failure schedule the next attempt (at most 3). True when 2xx."""
-    from .tasks import call_webhook_task
-
     report = Report.objects.select_related("schedule").get(pk=report_id)
     schedule = report.schedule
     if schedule is None or not schedule.webhook_url:
@@ -359,7 +356,7 @@ def call_webhook(report_id: int, attempt: int = 1) -> bool:
         ok, detail = False, str(exc)[:500]
     if not ok and attempt < WEBHOOK_MAX_ATTEMPTS:
         countdown = WEBHOOK_BACKOFF_S[min(attempt - 1, len(WEBHOOK_BACKOFF_S) - 1)]
-        call_webhook_task.apply_async((report_id, attempt + 1), queue="default", countdown=countdown)
+        send_later(WEBHOOK, report_id, attempt + 1, countdown=countdown)
         return False
     ReportDelivery.objects.create(report=report, channel=DeliveryChannel.WEBHOOK, attempts=attempt,
                                   status=DeliveryStatus.SENT if ok else DeliveryStatus.FAILED,

@@ -2,8 +2,8 @@
 
 Each Schedule owns one PeriodicTask (task `assay.reports.fire_schedule`, args [schedule id]). A
 firing starts an audit (audit.jobs.start_audit) and records a ScheduledRun; when that audit ends,
-`audit_finished` (called by audit.jobs.execute_audit) enqueues the report task on commit, so no
-worker ever waits for another task.
+the audit app's `audit_finished` signal (reports.receivers) enqueues the report task on commit, so
+no worker ever waits for another task.
 """
 
 from __future__ import annotations
@@ -12,18 +12,21 @@ import json
 import logging
 from datetime import datetime
 
+from celery.schedules import crontab as celery_crontab
 from django.db import transaction
 from django.utils import timezone
+from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
+from audit import auditlog, jobs
+from audit.choices import FINISHED_STATUSES
+from audit.models import AISystem
 from core import outbound
 from core.errors import AssayError
 
-from . import auditlog, jobs
-from .choices import FINISHED_STATUSES
-from .models import AISystem, ModelVersion, Schedule, ScheduledRun
+from .models import Schedule, ScheduledRun
+from .queue import FIRE_SCHEDULE, enqueue_report
 
 logger = logging.getLogger(__name__)
-FIRE_TASK = "assay.reports.fire_schedule"
 CRON_FIELDS = ("minute", "hour", "day_of_month", "month_of_year", "day_of_week")
 MIN_INTERVAL_S = 60
 MAX_RECIPIENTS = 50
@@ -41,15 +44,13 @@ class ScheduleError(AssayError):
 
 def parse_cron(text: str) -> dict[str, str]:
     """Return the five crontab fields of `text` ("m h dom mon dow"); raise ScheduleError on nonsense."""
-    from celery.schedules import crontab
-
     parts = (text or "").split()
     if len(parts) != 5:
         raise ScheduleError(f"A cron expression has five fields (minute hour day month weekday); got {text!r}",
                             {"cron": "expected five fields, e.g. '0 6 * * 1'"})
     fields = dict(zip(CRON_FIELDS, parts, strict=True))
     try:
-        crontab(**fields)
+        celery_crontab(**fields)
     except (ValueError, TypeError, IndexError) as exc:
         raise ScheduleError(f"Bad cron expression {text!r}: {exc}", {"cron": str(exc)}) from None
     return fields
@@ -149,8 +150,6 @@ def update_schedule(schedule: Schedule, *, user, changes: dict) -> Schedule:
 
 def delete_schedule(schedule: Schedule, *, user) -> None:
     """Delete a schedule and its beat entry; its reports stay."""
-    from django_celery_beat.models import PeriodicTask
-
     with transaction.atomic():
         auditlog.record("schedule.delete", organization=schedule.organization, actor=user, obj=schedule,
                         payload=_public(schedule))
@@ -161,8 +160,6 @@ def delete_schedule(schedule: Schedule, *, user) -> None:
 
 def sync_beat(schedule: Schedule) -> None:
     """Create or update the PeriodicTask that fires `schedule` (its crontab or interval, on/off)."""
-    from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
-
     crontab = interval = None
     if schedule.cron:
         crontab, _ = CrontabSchedule.objects.get_or_create(**parse_cron(schedule.cron), timezone="UTC")
@@ -170,7 +167,7 @@ def sync_beat(schedule: Schedule) -> None:
         interval, _ = IntervalSchedule.objects.get_or_create(every=schedule.interval_seconds,
                                                              period=IntervalSchedule.SECONDS)
     task = schedule.periodic_task or PeriodicTask(name=f"assay-schedule-{schedule.pk}")
-    task.task, task.args, task.queue = FIRE_TASK, json.dumps([schedule.pk]), "default"
+    task.task, task.args, task.queue = FIRE_SCHEDULE, json.dumps([schedule.pk]), "default"
     task.crontab, task.interval, task.enabled = crontab, interval, schedule.enabled
     task.description = f"Assay scheduled audit {schedule.pk}: {schedule.name}"[:200]
     task.save()
@@ -180,7 +177,7 @@ def sync_beat(schedule: Schedule) -> None:
 
 
 #
-# Firing and the finish hook
+# Firing
 #
 
 
@@ -203,7 +200,7 @@ def fire(schedule_id: int, now: datetime | None = None) -> ScheduledRun | None:
                                                    dataset_version=schedule.dataset_version, config=schedule.config)
         except jobs.AuditError as exc:
             fired.error = str(exc)
-            _enqueue_report(fired.pk)
+            enqueue_report(fired.pk)
         fired.save(update_fields=["audit_run", "error"])
         auditlog.record("schedule.fire", organization=schedule.organization, actor="beat", obj=schedule,
                         payload={"scheduled_run": fired.pk, "audit_run": fired.audit_run_id, "error": fired.error})
@@ -211,29 +208,11 @@ def fire(schedule_id: int, now: datetime | None = None) -> ScheduledRun | None:
     return fired
 
 
-def audit_finished(run_id: int) -> None:
-    """Hook of audit.jobs.execute_audit: enqueue the report of a scheduled run once the audit ended."""
-    fired = ScheduledRun.objects.filter(audit_run_id=run_id).values_list("pk", flat=True).first()
-    if fired is not None:
-        _enqueue_report(fired)
-
-
-def _enqueue_report(scheduled_run_id: int) -> None:
-    from .tasks import render_report_task
-
-    transaction.on_commit(lambda: render_report_task.apply_async((scheduled_run_id,), queue="default"))
-
-
 def sweep_unreported() -> int:
     """Enqueue reports of firings whose audit ended without one (e.g. failed by the stale-job reaper)."""
     pending = ScheduledRun.objects.filter(report__isnull=True, error="").filter(  # error: no report can be rendered
         audit_run__status__in=FINISHED_STATUSES).values_list("pk", flat=True)[:SWEEP_LIMIT]
     for pk in pending:
-        _enqueue_report(pk)
+        enqueue_report(pk)
     return len(pending)
-
-
-def model_for(schedule: Schedule) -> ModelVersion | None:
-    """Return the model version a firing audits now."""
-    return schedule.model_version or schedule.system.current_model
 

@@ -1,4 +1,4 @@
-"""Choices of scheduled audit reports (kept apart from audit/choices.py, which the registry owns)."""
+"""Choices of scheduled audit reports."""
 
 from django.db import models
 
