@@ -5,22 +5,35 @@ from __future__ import annotations
 import io
 import re
 
-import matplotlib
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.text import Text  # noqa: E402
+class _Pyplot:
+    """matplotlib.pyplot, imported (with the Agg backend and mathtext off) when a chart is first drawn.
 
-# Labels are user data (group values, feature names): "$x$" in one must print as it is, never be
-# parsed as mathtext (a parse error would fail the chart, and with it a scheduled report).
-matplotlib.rcParams["text.parse_math"] = False
-matplotlib.rcParams["text.usetex"] = False
+    Importing matplotlib costs a web process about 40 ms and 30 MB it may never need.
+    Labels are user data (group values, feature names): "$x$" in one must print as it is, never be
+    parsed as mathtext (a parse error would fail the chart, and with it a scheduled report).
+    """
+
+    def __getattr__(self, name: str):
+        import matplotlib
+
+        matplotlib.use("Agg")
+        matplotlib.rcParams["text.parse_math"] = False
+        matplotlib.rcParams["text.usetex"] = False
+        import matplotlib.pyplot as pyplot
+
+        return getattr(pyplot, name)
+
+
+plt = _Pyplot()
 
 STATUS_COLOURS = {"pass": "#1f7a3a", "warn": "#a86b00", "fail": "#b3261e", None: "#2456a6"}
 
 
 def figure_svg(fig) -> str:
     """Return the matplotlib figure as inline SVG text (no XML prolog) and close it."""
+    from matplotlib.text import Text
+
     for text in fig.findobj(Text):  # in case something changed rcParams after this module set them
         text.set_parse_math(False)
         text.set_usetex(False)

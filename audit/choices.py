@@ -4,8 +4,8 @@ from django.db import models
 from core.choices import FINISHED_STATUSES as FINISHED_STATUSES
 from core.choices import JobStatus as JobStatus
 
-from .metrics import data as _data
-from .metrics import transparency as _transparency
+from .metrics.documentation import DATASHEET_FIELDS as _DATASHEET_FIELDS
+from .metrics.documentation import MODEL_CARD_FIELDS as MODEL_CARD_FIELDS
 
 
 class Domain(models.TextChoices):
@@ -52,5 +52,4 @@ class DataFormat(models.TextChoices):
 
 
 # The field lists are the metric engine's (TRANS-01, DATA-01): one source of truth.
-MODEL_CARD_FIELDS = _transparency.MODEL_CARD_FIELDS
-DATASHEET_FIELDS = (*_data.DATASHEET_FIELDS, "personal_data_legal_basis")
+DATASHEET_FIELDS = (*_DATASHEET_FIELDS, "personal_data_legal_basis")

@@ -6,11 +6,13 @@ import codecs
 import csv
 import io
 from dataclasses import dataclass, field
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from core.errors import AssayError
+
+if TYPE_CHECKING:  # pandas and NumPy load when a table is first parsed, not when the web process starts
+    import numpy as np
+    import pandas as pd
 
 MiB = 1024 * 1024
 
@@ -43,6 +45,7 @@ class Schema:
 
 def is_categorical(column: pd.Series) -> bool:
     """Return True for non-numeric columns and columns holding only 0 and 1."""
+    import pandas as pd
     if not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
         return True
     values = set(pd.unique(column.dropna()))
@@ -98,6 +101,7 @@ def parse_table(data: bytes, fmt: str, limits: Limits | None = None) -> pd.DataF
     metadata, the CSV module on a CSV's header record (quoted newlines included) and pandas' CSV
     tokenizer on its rows, so a refusal costs little whatever the file claims.
     """
+    import pandas as pd
     limits = limits or Limits.from_settings()
     if not data:
         raise DatasetError("The file is empty")
@@ -130,6 +134,8 @@ def _check_size(rows: int, columns: int, limits: Limits) -> None:
 
 
 def _parse_csv(data: bytes, limits: Limits) -> pd.DataFrame:
+    import pandas as pd
+
     width = csv_header_width(data, limits)
     if width == 0:
         raise DatasetError("Could not parse the CSV file: no header row")
@@ -179,6 +185,7 @@ def csv_header_width(data: bytes, limits: Limits | None = None) -> int:
 
 
 def _parse_parquet(data: bytes, limits: Limits) -> pd.DataFrame:
+    import pandas as pd
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
@@ -279,6 +286,7 @@ def _check_split(frame: pd.DataFrame, column: str) -> dict[str, str]:
 
 def split_mask(frame: pd.DataFrame, schema: Schema, *, seed: int = 0) -> np.ndarray:
     """Return a boolean mask that is True for training rows (seeded when there is no split column)."""
+    import numpy as np
     if schema.split_column:
         return frame[schema.split_column].astype(str).str.strip().str.lower().eq("train").to_numpy()
     rng = np.random.default_rng(seed)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 from django.db import transaction
 
@@ -11,8 +13,10 @@ from core.jobs import JobCancelled, JobRunner, finish, request_cancel, run_job
 
 from . import artifacts, auditlog, services
 from .choices import ModelFormat
-from .metrics.base import AuditContext
 from .models import AuditLogEntry, AuditRun, DatasetVersion, MetricResult, ModelVersion
+
+if TYPE_CHECKING:
+    from .metrics.base import AuditContext
 
 TORCH_FORMATS = (ModelFormat.TORCH_ZOO, ModelFormat.TORCH_EXPORT)
 
@@ -160,6 +164,8 @@ def _store(run: AuditRun, result: dict) -> None:
 
 def context_for(run: AuditRun) -> AuditContext:
     """Return the registry facts TRANS-01/02, DATA-01 and PRIV-02 read."""
+    from .metrics.base import AuditContext
+
     mv = run.model_version
     training = mv.training_dataset or run.dataset_version
     expected = [("model.upload", "ModelVersion", mv.pk)]

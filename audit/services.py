@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import io
 from dataclasses import asdict
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from django.db import transaction
 from django.db.models import Max
 
@@ -20,6 +20,9 @@ from .choices import DATASHEET_FIELDS, MODEL_CARD_FIELDS, ModelFormat
 from .datasets import DatasetError, Schema, parse_table, sniff_table_format, split_mask, validate
 from .models import AISystem, DatasetVersion, ModelVersion
 from .splits import Splits, split_frame, target_classes
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 ACCEPTED_FORMATS = (
     "torch-zoo (zip: config.json + weights.safetensors), torch-export (.pt2), onnx (.onnx), "

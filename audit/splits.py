@@ -6,10 +6,12 @@ Shared by the registry (web and worker processes) and the sandboxed child that r
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from .datasets import Schema, split_mask
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["Splits", "split_frame", "target_classes"]
 
@@ -34,6 +36,8 @@ def split_frame(frame: pd.DataFrame, schema: Schema) -> Splits:
 
 def target_classes(splits: Splits) -> list[str]:
     """Return the class values a model without declared classes is assumed to have: the sorted targets."""
+    import pandas as pd
+
     from .modelio.encoder import category_key
 
     values = pd.concat([splits.train[splits.schema.target], splits.eval[splits.schema.target]]).dropna().unique()

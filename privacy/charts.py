@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
-
-from audit.charts import STATUS_COLOURS, figure_svg  # importing it selects matplotlib's Agg backend
+from audit.charts import STATUS_COLOURS, figure_svg, plt  # plt: Agg backend, imported on first use
 
 SMALL_GROUP_ROWS = 30  # the dashboard's "too small to trust" mark (METRICS.md)
 PANELS = (

@@ -25,7 +25,7 @@ from core.choices import FINISHED_STATUSES, JobStatus
 from core.errors import AssayError
 from core.jobs import JobCancelled, JobRunner, finish, request_cancel, run_job
 
-from . import dp
+from . import params as dp
 from .choices import MAX_SWEEP_VARIANTS
 from .models import DPTrainingRun
 

@@ -13,7 +13,8 @@ from accounts.choices import Action
 from accounts.permissions import can, get_visible_or_404, parse_id, require
 from audit.models import DatasetVersion, ModelVersion
 
-from . import charts, dp, services
+from . import charts, services
+from . import params as dp
 from .forms import DPTrainingForm
 from .models import DPTrainingRun
 

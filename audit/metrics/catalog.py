@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
 from dataclasses import dataclass
-from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from audit.metrics import data, explainability, fairness, privacy, robustness, transparency
-from audit.metrics.state import AuditState, MetricOutcome
+if TYPE_CHECKING:
+    from audit.metrics.state import AuditState, MetricOutcome
 
 __all__ = ["MetricSpec", "CATALOG", "DIMENSIONS", "status_for", "dimension_scores",
            "PASS", "WARN", "FAIL", "NOT_APPLICABLE"]
@@ -35,7 +34,9 @@ class MetricSpec:
         direction: "lower" or "higher" is better.
         pass_threshold, warn_threshold: default status thresholds (inclusive).
         clauses: the legal clauses the metric supports as evidence.
-        compute: the metric function over the audit's shared state.
+        function: where the metric function lives, "module:name" under audit.metrics; it is
+            imported on first use, so the catalog's metadata loads without NumPy or torch.
+        options: keyword arguments the function is called with.
         uses_training: True when it reads training rows (details then say if they are assumed).
     """
 
@@ -46,12 +47,19 @@ class MetricSpec:
     pass_threshold: float
     warn_threshold: float
     clauses: tuple[str, ...]
-    compute: Callable[[AuditState], MetricOutcome]
+    function: str
     uses_training: bool = False
+    options: tuple[tuple[str, Any], ...] = ()
+
+    def compute(self, state: AuditState) -> MetricOutcome:
+        """Return the metric's outcome on the audit's shared state."""
+        module, name = self.function.split(":")
+        return getattr(importlib.import_module(f"audit.metrics.{module}"), name)(state, **dict(self.options))
 
 
-def _fair(metric_id: str, higher: bool = False) -> Callable[[AuditState], MetricOutcome]:
-    return partial(fairness.fairness_outcome, metric_id=metric_id, higher_is_better=higher)
+def _fair(metric_id: str, higher: bool = False) -> dict[str, Any]:
+    return {"function": "fairness:fairness_outcome",
+            "options": (("metric_id", metric_id), ("higher_is_better", higher))}
 
 
 _ENTRIES = [
@@ -62,39 +70,46 @@ _ENTRIES = [
     ("FAIR-05", "fairness", "group performance difference rate", "lower", 0.05, 0.10, _BIAS, _fair("FAIR-05")),
     ("FAIR-06", "fairness", "bias propagation coefficient", "lower", 1.00, 1.25, _BIAS, _fair("FAIR-06")),
     ("EXPL-01", "explainability", "feature importance entropy", "lower", 0.80, 0.90, _EXPL,
-     explainability.importance_entropy_outcome),
+     "explainability:importance_entropy_outcome"),
     ("EXPL-02", "explainability", "explanation sensitivity", "lower", 0.20, 0.50, _EXPL,
-     explainability.sensitivity_outcome),
+     "explainability:sensitivity_outcome"),
     ("EXPL-03", "explainability", "explanation infidelity", "lower", 0.10, 0.30, _EXPL,
-     explainability.infidelity_outcome),
+     "explainability:infidelity_outcome"),
     ("EXPL-04", "explainability", "sensitive attribute reliance", "lower", 0.05, 0.15, _EXPL,
-     explainability.sensitive_reliance_outcome),
+     "explainability:sensitive_reliance_outcome"),
     ("EXPL-05", "explainability", "decision transparency", "higher", 0.90, 0.80, _EXPL,
-     explainability.decision_transparency_outcome, True),
-    ("ROB-01", "robustness", "FGSM robustness", "higher", 0.80, 0.60, _ROB, robustness.fgsm_outcome),
-    ("ROB-02", "robustness", "PGD robustness", "higher", 0.70, 0.50, _ROB, robustness.pgd_outcome),
+     "explainability:decision_transparency_outcome", True),
+    ("ROB-01", "robustness", "FGSM robustness", "higher", 0.80, 0.60, _ROB, "robustness:fgsm_outcome"),
+    ("ROB-02", "robustness", "PGD robustness", "higher", 0.70, 0.50, _ROB, "robustness:pgd_outcome"),
     ("ROB-03", "robustness", "adversarial transfer rate", "lower", 0.30, 0.50, _ROB,
-     robustness.transfer_outcome, True),
-    ("ROB-04", "robustness", "noise robustness", "higher", 0.95, 0.85, _ROB, robustness.noise_outcome),
+     "robustness:transfer_outcome", True),
+    ("ROB-04", "robustness", "noise robustness", "higher", 0.95, 0.85, _ROB, "robustness:noise_outcome"),
     ("PRIV-01", "privacy", "membership inference advantage", "lower", 0.05, 0.10, _PRIV,
-     privacy.membership_outcome, True),
-    ("PRIV-02", "privacy", "differential privacy epsilon", "lower", 2.0, 10.0, _PRIV, privacy.dp_epsilon_outcome),
+     "privacy:membership_outcome", True),
+    ("PRIV-02", "privacy", "differential privacy epsilon", "lower", 2.0, 10.0, _PRIV, "privacy:dp_epsilon_outcome"),
     ("PRIV-03", "privacy", "generalisation gap", "lower", 0.03, 0.08, _PRIV,
-     privacy.generalisation_gap_outcome, True),
+     "privacy:generalisation_gap_outcome", True),
     ("TRANS-01", "transparency", "documentation completeness", "higher", 0.90, 0.60, _EXPL,
-     transparency.documentation_outcome),
+     "transparency:documentation_outcome"),
     ("TRANS-02", "transparency", "audit trail integrity", "higher", 1.00, 0.90, ("EU AI Act Art. 12",),
-     transparency.audit_trail_outcome),
+     "transparency:audit_trail_outcome"),
     ("DATA-01", "data_governance", "training data disclosure completeness", "higher", 0.90, 0.60,
      ("EU AI Act Art. 10(2)(a)-(e)", "EU AI Act Art. 53(1)(d)", "China Interim Measures Art. 7-8"),
-     data.datasheet_outcome),
+     "data:datasheet_outcome"),
     ("DATA-02", "data_governance", "representation ratio", "higher", 0.20, 0.05, _BIAS,
-     data.representation_ratio, True),
+     "data:representation_ratio", True),
     ("DATA-03", "data_governance", "poisoning suspicion rate", "lower", 0.01, 0.03, ("EU AI Act Art. 15(5)",),
-     data.poisoning_outcome, True),
+     "data:poisoning_outcome", True),
 ]
 
-CATALOG: dict[str, MetricSpec] = {entry[0]: MetricSpec(*entry) for entry in _ENTRIES}
+def _spec(entry: tuple) -> MetricSpec:
+    *head, compute = entry[:8]
+    uses_training = entry[8] if len(entry) > 8 else False
+    target = compute if isinstance(compute, dict) else {"function": compute}
+    return MetricSpec(*head, **target, uses_training=uses_training)
+
+
+CATALOG: dict[str, MetricSpec] = {entry[0]: _spec(entry) for entry in _ENTRIES}
 DIMENSIONS: dict[str, list[str]] = {}
 for _spec in CATALOG.values():
     DIMENSIONS.setdefault(_spec.dimension, []).append(_spec.id)

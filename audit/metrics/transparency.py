@@ -4,39 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from audit.metrics.documentation import FILLED_BY_AUDIT, MODEL_CARD_FIELDS, NOT_REGISTERED, is_filled
 from audit.metrics.state import AuditState, MetricOutcome
 
 __all__ = ["MODEL_CARD_FIELDS", "documentation_completeness", "audit_trail_integrity", "is_filled"]
-
-NOT_REGISTERED = "not a registered model"
-
-MODEL_CARD_FIELDS = (
-    "intended_purpose",
-    "provider",
-    "version",
-    "architecture",
-    "training_data",
-    "evaluation_data",
-    "performance",
-    "limitations",
-    "foreseeable_misuse",
-    "human_oversight",
-    "risk_management",
-    "contact",
-)
-FILLED_BY_AUDIT = ("performance",)
-
-
-def is_filled(value: Any) -> bool:
-    """Return True for a value that says something: not None, not blank, not an empty container."""
-    if value is None:
-        return False
-    if isinstance(value, str):
-        return bool(value.strip())
-    if isinstance(value, list | tuple | dict | set):
-        return bool(value)
-    return True
-
 
 def documentation_completeness(card: dict[str, Any]) -> tuple[float, list[str]]:
     r"""Return (share of the 12 model-card fields filled, the missing fields).

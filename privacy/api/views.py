@@ -8,7 +8,8 @@ from assay.api import error_body
 from assay.viewsets import OrganizationScopedViewSet
 from audit.models import DatasetVersion, ModelVersion
 
-from .. import dp, services
+from .. import params as dp
+from .. import services
 from ..models import DPTrainingRun
 from . import serializers as s
 
