@@ -62,6 +62,7 @@ IN_DIR, OUT_DIR = "/sandbox/in", "/sandbox/out"
 RESULT_NAME = "result.json"
 MAX_EVENT_LINE = 1 << 20  # a progress line is a few dozen bytes
 MAX_RESULT_BYTES = 256 * 1024**2  # an audit's Result JSON is a few megabytes
+PROGRESS_EVERY_S = 0.25
 # What the child may run: a fixed table, never a name that came from a request.
 ENTRIES = {
     "model.check": "audit.sandboxed:check_model",
@@ -477,7 +478,7 @@ def _follow(process: subprocess.Popen, limits_: Limits, progress, should_cancel)
     deadline = time.monotonic() + limits_.wall_seconds
     outcome: dict[str, Any] = {}
     buffer = b""
-    next_cancel_check = 0.0
+    next_cancel_check = next_progress = 0.0
     selector = selectors.DefaultSelector()
     selector.register(process.stdout, selectors.EVENT_READ)
     try:
@@ -494,8 +495,12 @@ def _follow(process: subprocess.Popen, limits_: Limits, progress, should_cancel)
             if not selector.select(timeout=min(0.5, max(0.01, deadline - now))):
                 continue
             chunk = os.read(process.stdout.fileno(), 65536)
-            if not chunk:
-                process.wait()
+            if not chunk:  # the child closed its end: it exits now, or is killed at the deadline
+                try:
+                    process.wait(timeout=max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    _kill(process)
+                    return {"limit": "time"}
                 return outcome
             buffer += chunk
             if len(buffer) > MAX_EVENT_LINE and b"\n" not in buffer:
@@ -505,7 +510,14 @@ def _follow(process: subprocess.Popen, limits_: Limits, progress, should_cancel)
             for line in lines:
                 event = _event(line)
                 if "progress" in event and progress is not None:
-                    progress(float(event["progress"]), str(event.get("stage", ""))[:200])
+                    try:
+                        percent = min(100.0, max(0.0, float(event["progress"])))
+                    except (TypeError, ValueError, OverflowError):
+                        continue
+                    # at most a few writes a second, whatever the child sends (the callback writes a row)
+                    if time.monotonic() >= next_progress or percent >= 100:
+                        next_progress = time.monotonic() + PROGRESS_EVERY_S
+                        progress(percent, str(event.get("stage", ""))[:200])
                 elif "error" in event or "done" in event:
                     outcome = event
     finally:
