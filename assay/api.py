@@ -11,7 +11,7 @@ from rest_framework import exceptions, pagination, routers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from audit.artifacts import ArtifactIntegrityError
+from core.artifacts import ArtifactIntegrityError
 from core.errors import AssayError
 
 logger = logging.getLogger(__name__)

@@ -18,10 +18,15 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management import call_command
 
-from . import artifacts, auditlog
-from .models import Artifact
+from core import artifacts, auditlog
+from core.models import Artifact
 
 EXCLUDE = ["contenttypes", "auth.permission", "sessions", "admin.logentry", "django_celery_results"]
+# Models that changed app since a backup may have been taken: the dump names them by their old label.
+MOVED = {"audit.artifact": "core.artifact", "audit.auditlogentry": "core.auditlogentry",
+         "audit.chainhead": "core.chainhead", "audit.schedule": "reports.schedule",
+         "audit.scheduledrun": "reports.scheduledrun", "audit.report": "reports.report",
+         "audit.reportdelivery": "reports.reportdelivery"}
 
 
 def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
@@ -57,6 +62,16 @@ def backup(path: Path) -> dict:
     return manifest
 
 
+def _relabel(dump: bytes) -> bytes:
+    """Return the dump with the models of an older layout named by their current app (MOVED)."""
+    rows = json.loads(dump)
+    if not any(row.get("model") in MOVED for row in rows):
+        return dump
+    for row in rows:
+        row["model"] = MOVED.get(row.get("model"), row.get("model"))
+    return json.dumps(rows).encode()
+
+
 def restore(path: Path) -> dict:
     """Load the archive into the (migrated, empty) database and artifact folder; return the check."""
     root = Path(settings.ASSAY_ARTIFACT_DIR)
@@ -70,7 +85,7 @@ def restore(path: Path) -> dict:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
         fixture = Path(settings.DATA_DIR) / "restore-db.json"
-        fixture.write_bytes(tar.extractfile("db.json").read())
+        fixture.write_bytes(_relabel(tar.extractfile("db.json").read()))
     try:
         call_command("loaddata", str(fixture), verbosity=0)
     finally:

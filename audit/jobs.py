@@ -7,13 +7,15 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.db import transaction
 
+from core import artifacts, auditlog
 from core.choices import FINISHED_STATUSES, JobStatus
 from core.errors import AssayError
 from core.jobs import JobCancelled, JobRunner, finish, request_cancel, run_job
+from core.models import AuditLogEntry
 
-from . import artifacts, auditlog, services
+from . import services
 from .choices import ModelFormat
-from .models import AuditLogEntry, AuditRun, DatasetVersion, MetricResult, ModelVersion
+from .models import AuditRun, DatasetVersion, MetricResult, ModelVersion
 
 if TYPE_CHECKING:
     from .metrics.base import AuditContext

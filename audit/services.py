@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING
 from django.db import transaction
 from django.db.models import Max
 
+from core import artifacts, auditlog
 from core.errors import AssayError
 
-from . import artifacts, auditlog
 from .choices import DATASHEET_FIELDS, MODEL_CARD_FIELDS, ModelFormat
 from .datasets import DatasetError, Schema, parse_table, sniff_table_format, split_mask, validate
 from .models import AISystem, DatasetVersion, ModelVersion

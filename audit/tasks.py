@@ -9,8 +9,7 @@ execute_audit_task = runner_task(jobs.AuditRunner)  # "assay.audit.execute"
 def checkpoint_audit_log_task() -> None:
     """Checkpoint every chain's head outside the database (beat, every ASSAY_AUDIT_CHECKPOINT_MINUTES)."""
     from accounts.models import Organization
-
-    from . import auditlog
+    from core import auditlog
 
     for org_id in [*Organization.objects.values_list("pk", flat=True), None]:
         auditlog.write_checkpoint(org_id)

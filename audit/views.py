@@ -9,10 +9,12 @@ from django.views.decorators.http import require_POST
 
 from accounts.choices import Action
 from accounts.permissions import can, get_visible_or_404, parse_id, require
+from core import auditlog
+from core.models import AuditLogEntry
 
-from . import auditlog, charts, jobs
+from . import charts, jobs
 from .metrics.catalog import CATALOG
-from .models import AISystem, AuditLogEntry, AuditRun, DatasetVersion, ModelVersion
+from .models import AISystem, AuditRun, DatasetVersion, ModelVersion
 
 
 @login_required

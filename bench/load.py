@@ -45,7 +45,7 @@ def prepare(env) -> dict:
     out = manage(env, "demo")
     token = re.search(r"API token ([0-9a-f]{40})", out).group(1)
     script = (
-        "from accounts.models import Organization; from audit.models import AISystem; from audit import auditlog\n"
+        "from accounts.models import Organization; from audit.models import AISystem; from core import auditlog\n"
         "org = Organization.objects.get(slug='demo')\n"
         "for i in range(60):\n"
         "    s, _ = AISystem.objects.get_or_create(organization=org, name=f'Load system {i}')\n"

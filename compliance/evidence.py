@@ -14,8 +14,8 @@ from typing import Any
 
 from django.utils import timezone
 
-from audit import auditlog
 from audit.models import AISystem, AuditRun
+from core import auditlog
 
 from . import vocabulary as v
 from . import watermark_evidence

@@ -4,7 +4,8 @@ from django.conf import settings
 from django.db import models
 
 from accounts.models import OrganizationOwned, OrganizationOwnedQuerySet
-from audit.models import AISystem, Artifact
+from audit.models import AISystem
+from core.models import Artifact
 
 from .choices import DocumentKind
 

@@ -13,8 +13,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
-from audit import artifacts, auditlog
 from audit.models import AISystem
+from core import artifacts, auditlog
 from core.errors import AssayError
 
 from . import applicability, evidence

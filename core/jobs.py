@@ -22,7 +22,6 @@ from celery import current_app, shared_task
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Q
-from django.dispatch import Signal
 from django.utils import timezone
 
 from .choices import JobStatus
@@ -32,11 +31,6 @@ MAX_ATTEMPTS = 3
 
 Progress = Callable[[int, str], None]
 ShouldCancel = Callable[[], bool]
-
-# Sent once when a job ends failed: sender is the job model; `row`, `action` (the runner's
-# failure_action) and `error` (its readable message). The audit log records it (audit.auditlog).
-job_failed = Signal()
-
 
 def stale_after() -> timedelta:
     """How long a running job's heartbeat may be silent before its worker counts as dead."""
@@ -168,7 +162,7 @@ def run_job(runner_cls: type[JobRunner], pk, **options) -> bool:
     """Claim the job row `pk` and run it: load → compute → store; safe to call twice.
 
     One try/except for every kind: a cancel ends the row `cancelled`; any other exception ends it
-    `failed` with a readable error, logged once, and sends `job_failed` (one audit-log entry).
+    `failed` with a readable error, logged once, and appended once to the audit log (core.auditlog).
     `options` go to the runner's constructor. Returns False when the job could not be claimed
     (finished, or held by a live worker).
     """
@@ -186,7 +180,9 @@ def run_job(runner_cls: type[JobRunner], pk, **options) -> bool:
         logger.exception("%s %s failed", runner.label, pk)
         error = readable_error(exc)
         if finish(model, pk, JobStatus.FAILED, error=error):
-            job_failed.send(sender=model, row=row, action=runner.failure_action, error=error)
+            from . import auditlog  # core.jobs loads before the app registry (assay/celery.py); models after
+
+            auditlog.record_job_failure(row, action=runner.failure_action, error=error)
     runner.finished(row)
     return True
 

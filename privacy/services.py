@@ -16,11 +16,11 @@ from types import SimpleNamespace
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from audit import artifacts, auditlog
 from audit import jobs as audit_jobs
 from audit import services as registry
 from audit.choices import ModelFormat
 from audit.models import AuditRun, DatasetVersion, ModelVersion
+from core import artifacts, auditlog
 from core.choices import FINISHED_STATUSES, JobStatus
 from core.errors import AssayError
 from core.jobs import JobCancelled, JobRunner, finish, request_cancel, run_job

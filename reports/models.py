@@ -8,7 +8,8 @@ from django.db import models
 from django.utils import timezone
 
 from accounts.models import OrganizationOwned, OrganizationOwnedQuerySet
-from audit.models import AISystem, Artifact, AuditRun, DatasetVersion, ModelVersion
+from audit.models import AISystem, AuditRun, DatasetVersion, ModelVersion
+from core.models import Artifact
 
 from .choices import DeliveryChannel, DeliveryStatus, ReportKind
 

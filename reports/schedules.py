@@ -17,10 +17,10 @@ from django.db import transaction
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
-from audit import auditlog, jobs
+from audit import jobs
 from audit.choices import FINISHED_STATUSES
 from audit.models import AISystem
-from core import outbound
+from core import auditlog, outbound
 from core.errors import AssayError
 
 from .models import Schedule, ScheduledRun

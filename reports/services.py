@@ -23,12 +23,12 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from assay.pdf import html_to_pdf
-from audit import artifacts, auditlog, charts
+from audit import charts
 from audit.choices import JobStatus
 from audit.metrics.catalog import CATALOG
 from audit.models import AISystem, AuditRun
 from compliance import services as compliance
-from core import outbound
+from core import artifacts, auditlog, outbound
 from core.errors import AssayError
 from core.jobs import readable_error
 

@@ -19,9 +19,10 @@ from rest_framework.test import APIClient
 import audit
 from accounts.choices import Role
 from accounts.models import Membership, Organization
-from audit import artifacts, services
+from audit import services
 from audit.datasets import Schema
 from audit.models import AISystem, ModelVersion
+from core import artifacts
 
 
 @pytest.fixture(autouse=True)

@@ -5,9 +5,9 @@ import shutil
 
 import pytest
 
-from audit import artifacts
-from audit.artifacts import ArtifactIntegrityError
-from audit.models import Artifact, AuditLogEntry
+from core import artifacts
+from core.artifacts import ArtifactIntegrityError
+from core.models import Artifact, AuditLogEntry
 
 PLAINTEXT = b"age,income,label\n" + b"42,51000,good\n" * 50
 

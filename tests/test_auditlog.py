@@ -6,8 +6,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
 
-from audit import auditlog
-from audit.models import AuditLogEntry
+from core import auditlog
+from core.models import AuditLogEntry
 
 
 def _latest(org) -> AuditLogEntry:

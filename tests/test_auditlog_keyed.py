@@ -20,10 +20,10 @@ from django.core.management.base import CommandError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, models
 
-from audit import auditlog
-from audit.models import AuditLogEntry, ChainHead
 from compliance import services
 from compliance.models import Assessment
+from core import auditlog
+from core.models import AuditLogEntry, ChainHead
 from reports import services as reports
 from reports.models import Report
 

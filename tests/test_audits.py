@@ -11,8 +11,9 @@ from django.utils import timezone
 
 from audit import jobs
 from audit.management.commands.train_baseline import train_and_register
-from audit.models import AuditLogEntry, AuditRun, MetricResult
+from audit.models import AuditRun, MetricResult
 from core.jobs import MAX_ATTEMPTS, reap_stale_jobs
+from core.models import AuditLogEntry
 
 
 @pytest.fixture
@@ -108,7 +109,7 @@ def test_it_stops_a_running_audit_when_cancel_is_requested(alice, trained_model,
 
 
 def test_it_fails_readably_when_the_artifact_was_tampered_with(alice, trained_model, alice_dataset):
-    from audit.artifacts import artifact_path
+    from core.artifacts import artifact_path
 
     path = artifact_path(trained_model.artifact)
     blob = bytearray(path.read_bytes())

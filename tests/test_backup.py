@@ -6,8 +6,9 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from audit import artifacts, auditlog
-from audit.models import Artifact, AuditLogEntry, DatasetVersion
+from audit.models import DatasetVersion
+from core import artifacts, auditlog
+from core.models import Artifact, AuditLogEntry
 
 pytestmark = pytest.mark.django_db(transaction=True)
 NEW_KEY = "ab" * 32

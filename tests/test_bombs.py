@@ -25,8 +25,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from audit import artifacts
 from audit.models import DatasetVersion
+from core import artifacts
 from watermark.models import ProvenanceRecord, WatermarkBatch
 
 SECONDS = 2.0

@@ -4,7 +4,8 @@ import os
 
 import pytest
 
-from audit.models import Artifact, AuditLogEntry, DatasetVersion
+from audit.models import DatasetVersion
+from core.models import Artifact, AuditLogEntry
 
 
 @pytest.fixture

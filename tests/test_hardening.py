@@ -12,7 +12,8 @@ from django.test import RequestFactory
 from PIL import Image
 
 from audit import charts
-from audit.models import AISystem, Artifact, AuditRun, DatasetVersion
+from audit.models import AISystem, AuditRun, DatasetVersion
+from core.models import Artifact
 from reports import schedules
 from reports import services as reports
 from reports.models import Report, Schedule, ScheduledRun
@@ -137,7 +138,7 @@ def test_a_failed_upload_leaves_no_artifact_file(monkeypatch, as_alice, alice_sy
     def refuse(*args, **kwargs):
         raise DataError("value too long for type character varying(200)")
 
-    monkeypatch.setattr("audit.auditlog.record", refuse)
+    monkeypatch.setattr("core.auditlog.record", refuse)
 
     # when
     response = as_alice.post("/api/v1/datasets", helpers.dataset_form(alice_system, helpers.csv_bytes(helpers.make_frame())),

@@ -5,9 +5,10 @@ from unittest import mock
 import pytest
 from celery import current_app
 
-from audit import artifacts
-from audit.models import AuditLogEntry, AuditRun
+from audit.models import AuditRun
+from core import artifacts
 from core.jobs import JOBS, JobCancelled, JobRunner, enqueue, run_job
+from core.models import AuditLogEntry
 from privacy.models import DPTrainingRun
 from watermark.models import WatermarkBatch
 

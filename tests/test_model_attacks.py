@@ -40,8 +40,9 @@ from django.core.management.base import CommandError
 
 from audit import services
 from audit.datasets import Schema
-from audit.models import Artifact, ModelVersion
+from audit.models import ModelVersion
 from core import sandbox
+from core.models import Artifact
 
 MODELS = "/api/v1/models"
 SECONDS = 2.0

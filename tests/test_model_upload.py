@@ -4,7 +4,8 @@ import pickle
 
 import pytest
 
-from audit.models import AISystem, Artifact, AuditLogEntry, ModelVersion
+from audit.models import AISystem, ModelVersion
+from core.models import Artifact, AuditLogEntry
 
 ACCEPTED = ("torch-zoo", "torch-export", "onnx", "sklearn")
 

@@ -13,9 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from audit import artifacts
-from audit.models import AuditLogEntry
-from core import outbound
+from core import artifacts, outbound
+from core.models import AuditLogEntry
 from reports import services as reports
 from reports.models import Report, ReportDelivery
 

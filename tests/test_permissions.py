@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 from django.contrib.auth import get_user_model
 
-from audit import auditlog
-from audit.models import AISystem, AuditLogEntry
+from audit.models import AISystem
+from core import auditlog
+from core.models import AuditLogEntry
 
 PERSONAS = ("alice", "erin", "dave", "bob", "charlie", "anonymous")
 

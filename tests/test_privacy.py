@@ -10,10 +10,12 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from opacus.accountants import create_accountant
 
-from audit import artifacts, jobs, services
+from audit import jobs, services
 from audit.datasets import Schema
 from audit.management.commands.train_baseline import train_and_register
-from audit.models import AuditLogEntry, AuditRun, ModelVersion
+from audit.models import AuditRun, ModelVersion
+from core import artifacts
+from core.models import AuditLogEntry
 from privacy import dp
 from privacy import services as dp_services
 from privacy.models import DPTrainingRun

@@ -3,7 +3,8 @@
 import pickle
 import resource
 
-from audit.models import Artifact, DatasetVersion, ModelVersion
+from audit.models import DatasetVersion, ModelVersion
+from core.models import Artifact
 
 
 def test_a_csv_with_a_million_columns_is_refused_cheaply(as_alice, alice_system, helpers, error_of):

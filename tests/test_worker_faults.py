@@ -148,6 +148,6 @@ def test_a_killed_worker_process_leaves_one_stamped_zip(alice_org):
     assert finished.attempts >= 2
     # every image stamped once: the retry reused what the killed attempt had stamped
     assert ProvenanceRecord.objects.filter(batch=finished).count() == 40
-    from audit import artifacts
+    from core import artifacts
     with zipfile.ZipFile(io.BytesIO(artifacts.read(finished.result_artifact))) as out:
         assert len([n for n in out.namelist() if n.endswith(".png")]) == 40

@@ -19,8 +19,7 @@ from rest_framework.utils.encoders import JSONEncoder
 
 from accounts.choices import Action
 from accounts.models import Organization
-from audit import artifacts, auditlog
-from core import safezip
+from core import artifacts, auditlog, safezip
 from core.choices import FINISHED_STATUSES, JobStatus
 from core.jobs import JobCancelled, JobRunner, finish, request_cancel, run_job
 

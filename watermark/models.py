@@ -6,8 +6,8 @@ from django.conf import settings
 from django.db import models
 
 from accounts.models import OrganizationOwned
-from audit.models import AISystem, Artifact
-from core.models import Job
+from audit.models import AISystem
+from core.models import Artifact, Job
 
 from . import explicit
 from .choices import BatchMode, Corner, Source

@@ -17,8 +17,8 @@ from django.conf import settings
 from django.db import transaction
 
 from accounts.models import Organization
-from audit import artifacts, auditlog
 from audit.models import AISystem
+from core import artifacts, auditlog
 from core.errors import AssayError
 
 from . import contentcredentials, explicit, imageio, implicit, invisible, stamping

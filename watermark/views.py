@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 from accounts.choices import Action
 from accounts.models import Organization
 from accounts.permissions import can, get_visible_or_404, parse_id, require
-from audit import artifacts
+from core import artifacts
 from core.choices import JobStatus
 
 from . import jobs, services

@@ -5,7 +5,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from assay.viewsets import OrganizationScopedViewSet
-from audit import auditlog
+from core import auditlog
 
 from ..choices import Action, Role
 from ..models import Membership, Organization

@@ -1,9 +1,10 @@
 from rest_framework import serializers
 
 from assay import parsers as strict_json
+from core.models import AuditLogEntry
 
 from ..choices import DATASHEET_FIELDS, MODEL_CARD_FIELDS, Modality, ModelFormat
-from ..models import AISystem, AuditLogEntry, DatasetVersion, ModelVersion
+from ..models import AISystem, DatasetVersion, ModelVersion
 
 
 class JSONObjectField(serializers.JSONField):

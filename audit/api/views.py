@@ -15,10 +15,12 @@ from accounts.permissions import get_visible_or_404, organization_for_create, or
 from assay.api import error_body
 from assay.parsers import StrictJSONParser
 from assay.viewsets import OrganizationScopedViewSet
+from core import artifacts, auditlog
+from core.models import AuditLogEntry
 
-from .. import artifacts, auditlog, jobs, services
+from .. import jobs, services
 from ..datasets import Schema
-from ..models import AISystem, AuditLogEntry, AuditRun, DatasetVersion, ModelVersion
+from ..models import AISystem, AuditRun, DatasetVersion, ModelVersion
 from . import serializers as s
 
 logger = logging.getLogger(__name__)

@@ -14,8 +14,8 @@ from accounts.choices import Action
 from accounts.permissions import get_visible_or_404, parse_id, require
 from assay.parsers import StrictJSONParser
 from assay.viewsets import OrganizationScopedViewSet
-from audit import artifacts, auditlog
 from audit.models import AISystem
+from core import artifacts, auditlog
 
 from .. import exports, services
 from .. import vocabulary as v

@@ -11,8 +11,8 @@ from accounts.choices import Action
 from accounts.permissions import get_visible_or_404, parse_id
 from assay.api import error_body
 from assay.viewsets import OrganizationScopedViewSet
-from audit import artifacts, auditlog
 from audit.models import AISystem, DatasetVersion, ModelVersion
+from core import artifacts, auditlog
 
 from .. import schedules
 from ..choices import ReportKind

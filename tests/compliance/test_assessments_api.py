@@ -8,9 +8,9 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
-from audit.models import AuditLogEntry
 from compliance import services
 from compliance.models import Assessment
+from core.models import AuditLogEntry
 
 DISCLAIMER_START = "Not legal advice"
 

@@ -7,9 +7,10 @@ from django.utils import timezone
 
 from audit import jobs
 from audit import services as audit_services
-from audit.models import AuditLogEntry, AuditRun, MetricResult
+from audit.models import AuditRun, MetricResult
 from compliance import services
 from compliance.models import Attestation
+from core.models import AuditLogEntry
 
 EU_FAIRNESS = ["FAIR-01", "FAIR-02", "FAIR-03", "FAIR-04", "FAIR-05", "FAIR-06", "DATA-02"]
 
@@ -97,7 +98,7 @@ def test_accuracy_is_checked_against_the_declared_one(credit_system, audited):
 
 
 def test_a_broken_audit_log_fails_art12(credit_system):
-    from audit import auditlog
+    from core import auditlog
 
     auditlog.record("test.event", organization=credit_system.organization, actor="test", payload={"n": 1})
     auditlog.record("test.event", organization=credit_system.organization, actor="test", payload={"n": 2})

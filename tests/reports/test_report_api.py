@@ -9,7 +9,7 @@ from django_celery_beat.models import PeriodicTask
 
 from audit import jobs
 from audit.management.commands.train_baseline import train_and_register
-from audit.models import AuditLogEntry
+from core.models import AuditLogEntry
 from reports import services as reports
 from reports.models import Report, Schedule
 
@@ -126,7 +126,7 @@ def test_it_serves_reports_and_their_pdf_to_members_only(as_bob, as_charlie, aud
 
 
 def test_it_answers_409_when_a_stored_pdf_was_tampered_with(as_bob, audited, alice_system, artifact_dir):
-    from audit import artifacts
+    from core import artifacts
 
     report = reports.create_report(alice_system, audited)
     path = artifacts.artifact_path(report.artifact)

@@ -14,11 +14,11 @@ from freezegun import freeze_time
 from pypdf import PdfReader
 
 from assay.celery import app
-from audit import artifacts
 from audit.management.commands.train_baseline import train_and_register
 from audit.metrics.catalog import CATALOG
-from audit.models import AuditLogEntry, AuditRun
-from core import outbound
+from audit.models import AuditRun
+from core import artifacts, outbound
+from core.models import AuditLogEntry
 from reports import schedules, tasks  # noqa: F401  (tasks registers the tasks beat names)
 from reports import services as reports
 from reports.models import Report, ReportDelivery, ScheduledRun

@@ -5,7 +5,7 @@ import io
 import pytest
 from PIL import Image
 
-from audit.models import Artifact, AuditLogEntry
+from core.models import Artifact, AuditLogEntry
 from watermark import implicit, robustness
 from watermark.models import ProvenanceRecord, Verification
 

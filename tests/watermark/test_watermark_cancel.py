@@ -4,7 +4,7 @@ import io
 
 import pytest
 
-from audit.models import AuditLogEntry
+from core.models import AuditLogEntry
 from watermark import jobs, robustness
 from watermark.models import ProvenanceRecord, WatermarkBatch
 from watermark.services import StampOptions, WatermarkError

@@ -7,7 +7,7 @@ import zipfile
 import pytest
 from django.core.management import CommandError, call_command
 
-from audit.models import AuditLogEntry
+from core.models import AuditLogEntry
 from watermark import robustness
 from watermark.models import ProvenanceRecord, WatermarkBatch
 

@@ -21,8 +21,8 @@ from accounts.permissions import (
 from assay.api import error_body
 from assay.parsers import StrictJSONParser
 from assay.viewsets import OrganizationScopedViewSet, require_role_somewhere
-from audit import artifacts
 from audit.models import AISystem
+from core import artifacts
 
 from .. import jobs, services
 from ..choices import LAYERS, BatchMode, Source

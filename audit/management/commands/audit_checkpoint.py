@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import Organization
 from accounts.permissions import organization_lookup
-from audit import auditlog
+from core import auditlog
 
 
 class Command(BaseCommand):

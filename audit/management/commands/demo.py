@@ -13,10 +13,11 @@ from rest_framework.authtoken.models import Token
 
 from accounts.choices import Role
 from accounts.models import Membership, Organization
-from audit import auditlog, services
+from audit import services
 from audit.choices import Domain, Modality, ProviderRole
 from audit.datasets import Schema
 from audit.models import AISystem, DatasetVersion
+from core import auditlog
 
 DEMO_DATA = Path(__file__).resolve().parents[2] / "demo_data"
 CREDENTIALS = "demo_credentials.json"

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 
-from audit import artifacts
-from audit.models import Artifact
+from core import artifacts
+from core.models import Artifact
 
 
 class Command(BaseCommand):

@@ -5,8 +5,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from assay.pdf import PDFUnavailable
-from audit import artifacts
 from audit.models import AISystem
+from core import artifacts
 from reports import services as reports
 
 

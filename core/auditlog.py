@@ -38,10 +38,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
-from django.dispatch import receiver
 from django.utils import timezone
-
-from core.jobs import job_failed
 
 from .models import AuditLogEntry, ChainHead
 
@@ -177,10 +174,9 @@ def record(action: str, *, organization=None, actor=None, obj=None, payload: dic
     return entry
 
 
-@receiver(job_failed, dispatch_uid="audit.auditlog.record_job_failure")
-def record_job_failure(sender, *, row, action: str, error: str, **kwargs) -> None:
+def record_job_failure(row, *, action: str, error: str) -> AuditLogEntry:
     """Append a failed job (core.jobs.run_job) to its organisation's chain, as the worker."""
-    record(action, organization=row.organization_id, actor="worker", obj=row, payload={"error": error})
+    return record(action, organization=row.organization_id, actor="worker", obj=row, payload={"error": error})
 
 
 #
