@@ -4,6 +4,7 @@ from django.db import models
 from core.choices import FINISHED_STATUSES as FINISHED_STATUSES
 from core.choices import JobStatus as JobStatus
 
+from .metrics import catalog as _catalog
 from .metrics.documentation import DATASHEET_FIELDS as _DATASHEET_FIELDS
 from .metrics.documentation import MODEL_CARD_FIELDS as MODEL_CARD_FIELDS
 
@@ -37,6 +38,15 @@ class Modality(models.TextChoices):
     VIRTUAL_SCENE = "virtual_scene", "Virtual scene"
     INTERACTIVE_UI = "interactive_ui", "Interactive UI"
     NONE = "none", "None (a classifier's decisions)"
+
+
+class MetricStatus(models.TextChoices):
+    """A metric's status in an audit; the values are the metric engine's (audit/metrics/catalog.py)."""
+
+    PASS = _catalog.PASS, "Pass"
+    WARN = _catalog.WARN, "Warn"
+    FAIL = _catalog.FAIL, "Fail"
+    NOT_APPLICABLE = _catalog.NOT_APPLICABLE, "Not applicable"
 
 
 class ModelFormat(models.TextChoices):

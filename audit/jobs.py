@@ -16,6 +16,7 @@ from core.models import AuditLogEntry
 from . import services
 from .choices import ModelFormat
 from .models import AuditRun, DatasetVersion, MetricResult, ModelVersion
+from .results import status_change
 
 if TYPE_CHECKING:
     from .metrics.base import AuditContext
@@ -190,24 +191,17 @@ def context_for(run: AuditRun) -> AuditContext:
     )
 
 
-STATUS_RANK = {"pass": 0, "warn": 1, "fail": 2}
-
-
 def compare(a: AuditRun, b: AuditRun) -> dict:
     """Return both audits side by side: per metric the two values and statuses, and the change."""
+    ra, rb = a.results, b.results
     metrics = {}
-    for mid in sorted(set(a.result["metrics"]) | set(b.result["metrics"])):
-        ma, mb = a.result["metrics"].get(mid, {}), b.result["metrics"].get(mid, {})
-        va, vb = ma.get("value"), mb.get("value")
-        ra, rb = STATUS_RANK.get(ma.get("status")), STATUS_RANK.get(mb.get("status"))
-        change = "same"
-        if ra is not None and rb is not None and ra != rb:
-            change = "worse" if rb > ra else "better"
-        elif ma.get("status") != mb.get("status"):
-            change = "changed"
-        metrics[mid] = {"a": {"value": va, "status": ma.get("status")}, "b": {"value": vb, "status": mb.get("status")},
-                        "delta": (vb - va) if isinstance(va, (int, float)) and isinstance(vb, (int, float)) else None,
-                        "status_change": change}
+    for mid in sorted(set(ra.metric_ids()) | set(rb.metric_ids())):
+        ma, mb = ra.metric(mid), rb.metric(mid)
+        va, vb = (ma.value if ma else None), (mb.value if mb else None)
+        sa, sb = (ma.status if ma else None), (mb.status if mb else None)
+        metrics[mid] = {"a": {"value": va, "status": sa}, "b": {"value": vb, "status": sb},
+                        "delta": (vb - va) if va is not None and vb is not None else None,
+                        "status_change": status_change(sa, sb)}
     dims = {d: {"a": a.dimension_scores.get(d), "b": b.dimension_scores.get(d)}
             for d in sorted(set(a.dimension_scores) | set(b.dimension_scores))}
     return {"a": a.pk, "b": b.pk, "metrics": metrics, "dimensions": dims}

@@ -7,6 +7,7 @@ from accounts.models import OrganizationOwned
 from core.models import Artifact, Job
 
 from .choices import DataFormat, Domain, ModelFormat, ProviderRole
+from .results import AuditResults, GroupTable, MetricView
 
 __all__ = ["AISystem", "DatasetVersion", "ModelVersion", "AuditRun", "MetricResult"]
 
@@ -145,9 +146,28 @@ class AuditRun(Job):
     def __str__(self) -> str:
         return f"Audit {self.pk} of {self.model_version}"
 
+    @property
+    def results(self) -> AuditResults:
+        """Return the read model of `result` (empty, answering None and {}, until the run succeeds)."""
+        return AuditResults(self.result)
+
+    def metric(self, metric_id: str) -> MetricView | None:
+        """Return one metric of the result, or None when the run has none (not run, or not succeeded)."""
+        return self.results.metric(metric_id)
+
+    def group_table(self, metric_id: str, cls: str | None = None) -> dict[str, GroupTable]:
+        """Return {attribute: GroupTable} of a fairness metric; a multi-class audit gives class `cls` or the worst."""
+        return self.results.group_table(metric_id, cls)
+
+    @property
+    def accuracy(self) -> float | None:
+        """Return the accuracy on the evaluation rows the audit recorded, or None (not succeeded, not recorded)."""
+        return self.results.accuracy
+
 
 class MetricResult(models.Model):
-    """One metric of one audit run."""
+    """One metric of one audit run: a queryable index written with `AuditRun.result`; read results through
+    `AuditRun.results` (audit/results.py)."""
 
     audit_run = models.ForeignKey(AuditRun, on_delete=models.CASCADE, related_name="metrics")
     metric_id = models.CharField(max_length=16)

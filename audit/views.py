@@ -10,11 +10,13 @@ from django.views.decorators.http import require_POST
 from accounts.choices import Action
 from accounts.permissions import can, get_visible_or_404, parse_id, require
 from core import auditlog
+from core.choices import JobStatus
 from core.models import AuditLogEntry
 
 from . import charts, jobs
-from .metrics.catalog import CATALOG
+from .metrics.catalog import CATALOG, SMALL_GROUP_ROWS
 from .models import AISystem, AuditRun, DatasetVersion, ModelVersion
+from .results import GroupTable, MetricView
 
 
 @login_required
@@ -60,20 +62,20 @@ def _visible_run(request, pk: int) -> AuditRun:
 @login_required
 def audit_detail(request, pk: int):
     run = _visible_run(request, pk)
-    rows = [_metric_row(mid, m) for mid, m in (run.result or {}).get("metrics", {}).items()]
+    rows = [_metric_row(m) for m in run.results]
     chart = charts.dimension_chart(run.dimension_scores) if run.dimension_scores else ""
     return render(request, "audit/audit_detail.html", {
         "run": run, "rows": rows, "dimension_chart": chart,
-        "others": AuditRun.objects.filter(model_version__system=run.model_version.system, status="succeeded")
-        .exclude(pk=run.pk)[:20],
+        "others": AuditRun.objects.filter(model_version__system=run.model_version.system,
+                                          status=JobStatus.SUCCEEDED).exclude(pk=run.pk)[:20],
     })
 
 
-def _metric_row(metric_id: str, m: dict) -> dict:
-    entry = CATALOG.get(metric_id)
-    return {"id": metric_id, "name": entry.name if entry else metric_id, "dimension": entry.dimension if entry else "",
-            "value": m.get("value"), "status": m.get("status"), "reason": m.get("reason"),
-            "thresholds": _threshold_text(entry), "duration_s": m.get("duration_s")}
+def _metric_row(m: MetricView) -> dict:
+    entry = CATALOG.get(m.id)
+    return {"id": m.id, "name": entry.name if entry else m.id, "dimension": entry.dimension if entry else "",
+            "value": m.value, "status": m.status, "reason": m.reason,
+            "thresholds": _threshold_text(entry), "duration_s": m.duration_s}
 
 
 def _threshold_text(entry) -> str:
@@ -85,40 +87,34 @@ def _threshold_text(entry) -> str:
 
 @login_required
 def metric_detail(request, pk: int, metric_id: str):
+    """One metric: value, thresholds, per-group tables and charts (`?class=` picks a multi-class audit's class)."""
     run = _visible_run(request, pk)
-    metric = (run.result or {}).get("metrics", {}).get(metric_id)
+    metric = run.metric(metric_id)
     if metric is None:
         raise Http404("No such metric in this audit.")
-    details = metric.get("details") or {}
-    context = {"run": run, "row": _metric_row(metric_id, metric), "details": details,
-               "group_tables": _group_tables(details), "charts": _detail_charts(metric_id, details)}
+    cls = request.GET.get("class") or None
+    tables = list(metric.group_table(cls if cls in metric.classes else None).values())
+    context = {"run": run, "row": _metric_row(metric), "details": metric.details,
+               "group_tables": [_table_context(t) for t in tables], "charts": _detail_charts(metric, tables),
+               "classes": metric.classes, "small_group_rows": SMALL_GROUP_ROWS}
     return render(request, "audit/metric_detail.html", context)
 
 
-def _group_tables(details: dict) -> list[dict]:
-    tables = []
-    for attribute, entry in (details.get("by_attribute") or {}).items():
-        groups = entry.get("groups") if isinstance(entry, dict) else None
-        if not isinstance(groups, dict) or not groups:
-            continue
-        columns = list(next(iter(groups.values())).keys()) if isinstance(next(iter(groups.values())), dict) else []
-        tables.append({"attribute": attribute, "value": entry.get("value"), "columns": columns,
-                       "rows": [(g, [v.get(c) for c in columns]) for g, v in groups.items() if isinstance(v, dict)],
-                       "small": [g for g, v in groups.items() if isinstance(v, dict) and v.get("n", 30) < 30]})
-    return tables
+def _table_context(table: GroupTable) -> dict:
+    return {"attribute": table.attribute, "value": table.value, "columns": table.columns, "cls": table.cls,
+            "rows": [(g, [v.get(c) for c in table.columns]) for g, v in table.rows.items()], "small": table.small}
 
 
-def _detail_charts(metric_id: str, details: dict) -> list[str]:
+def _detail_charts(metric: MetricView, tables: list[GroupTable]) -> list[str]:
     out = []
-    for table in _group_tables(details):
-        column = "selection_rate" if "selection_rate" in table["columns"] else (table["columns"] or [None])[0]
+    for table in tables:
+        column = "selection_rate" if "selection_rate" in table.columns else (table.columns or [None])[0]
         if column:
-            idx = table["columns"].index(column)
-            out.append(charts.bar_chart([g for g, _ in table["rows"]], [float(v[idx] or 0) for _, v in table["rows"]],
-                                        title=f"{column} by {table['attribute']}", xlabel=column))
-    importance = details.get("importance")
-    if isinstance(importance, dict) and importance:
-        out.append(charts.bar_chart(list(importance), [float(v) for v in importance.values()],
+            title = f"{column} by {table.attribute}" + (f" (class {table.cls})" if table.cls is not None else "")
+            out.append(charts.bar_chart(list(table.rows), [float(v.get(column) or 0) for v in table.rows.values()],
+                                        title=title, xlabel=column))
+    if metric.importance:
+        out.append(charts.bar_chart(list(metric.importance), list(metric.importance.values()),
                                     title="mean |attribution| per feature", xlabel="importance"))
     return out
 

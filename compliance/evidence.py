@@ -14,8 +14,11 @@ from typing import Any
 
 from django.utils import timezone
 
+from audit.choices import MetricStatus
 from audit.models import AISystem, AuditRun
+from audit.results import COUNTED_STATUSES
 from core import auditlog
+from core.choices import JobStatus
 
 from . import vocabulary as v
 from . import watermark_evidence
@@ -25,7 +28,6 @@ from .registry import Item
 
 ACCURACY_TOLERANCE_PASS = 0.01  # recorded accuracy may fall this far below the declared one and pass
 ACCURACY_TOLERANCE_WARN = 0.05
-ACCURACY_METRICS = ("PRIV-03", "ROB-04", "ROB-01", "ROB-02")  # details that record the evaluation accuracy
 
 
 @dataclass
@@ -48,12 +50,8 @@ class EvidenceContext:
         """Return the latest succeeded audit of the system's current model, or None."""
         if self.system.current_model_id is None:
             return None
-        return (AuditRun.objects.filter(model_version_id=self.system.current_model_id, status="succeeded")
+        return (AuditRun.objects.filter(model_version_id=self.system.current_model_id, status=JobStatus.SUCCEEDED)
                 .select_related("model_version").order_by("-finished", "-pk").first())
-
-    @cached_property
-    def metric_rows(self) -> dict[str, Any]:
-        return {m.metric_id: m for m in self.audit.metrics.all()} if self.audit else {}
 
     @cached_property
     def log_verification(self) -> dict[str, Any]:
@@ -197,15 +195,15 @@ def _metric_report(item: Item, ctx: EvidenceContext) -> Outcome:
     if run is None:
         return Outcome(ItemStatus.NO_EVIDENCE, "no succeeded audit of the system's current model yet")
     rows = [_metric_row(mid, ctx) for mid in item.metrics]
-    counted = [r for r in rows if r["status"] in ("pass", "warn", "fail")]
+    counted = [r for r in rows if r["status"] in COUNTED_STATUSES]
     evidence = [audit_link(run, rows)]
     if not counted:
         return Outcome(ItemStatus.NO_EVIDENCE, f"audit #{run.pk} computed none of {', '.join(item.metrics)}", evidence)
     statuses = {r["status"] for r in counted}
     summary = ", ".join(f"{r['id']} {r['status']}" for r in counted)
-    if "fail" in statuses:
+    if MetricStatus.FAIL in statuses:
         return Outcome(ItemStatus.NOT_MET, f"audit #{run.pk}: {summary}", evidence)
-    if "warn" in statuses:
+    if MetricStatus.WARN in statuses:
         return Outcome(ItemStatus.PARTIALLY_MET, f"audit #{run.pk}: {summary}", evidence)
     return Outcome(ItemStatus.MET, f"audit #{run.pk}: {summary}", evidence)
 
@@ -213,22 +211,11 @@ def _metric_report(item: Item, ctx: EvidenceContext) -> Outcome:
 def _metric_row(metric_id: str, ctx: EvidenceContext) -> dict[str, Any]:
     if metric_id == v.ACCURACY:
         return _accuracy_row(ctx)
-    row = ctx.metric_rows.get(metric_id)
-    if row is None:
+    metric = ctx.audit.metric(metric_id)
+    if metric is None:
         return {"id": metric_id, "status": "not_computed", "value": None, "reason": "not in this audit"}
-    return {"id": metric_id, "status": row.status, "value": row.value, "reason": row.reason,
-            "url": f"/audits/{row.audit_run_id}/metrics/{metric_id}/"}
-
-
-def recorded_accuracy(ctx: EvidenceContext) -> float | None:
-    """Return the evaluation accuracy the audit recorded (PRIV-03 or the robustness metrics' details)."""
-    for mid in ACCURACY_METRICS:
-        row = ctx.metric_rows.get(mid)
-        details = row.details if row is not None else {}
-        value = details.get("eval_accuracy", details.get("clean_accuracy"))
-        if isinstance(value, int | float):
-            return float(value)
-    return None
+    return {"id": metric_id, "status": metric.status, "value": metric.value, "reason": metric.reason,
+            "url": f"/audits/{ctx.audit.pk}/metrics/{metric_id}/"}
 
 
 def declared_accuracy(card: dict[str, Any]) -> float | None:
@@ -249,13 +236,14 @@ def declared_accuracy(card: dict[str, Any]) -> float | None:
 
 
 def _accuracy_row(ctx: EvidenceContext) -> dict[str, Any]:
-    recorded = recorded_accuracy(ctx)
+    recorded = ctx.audit.accuracy  # PRIV-03's evaluation accuracy, else the robustness metrics' clean one
     declared = declared_accuracy(ctx.audit.model_version.model_card or {})
     row = {"id": v.ACCURACY, "value": recorded, "declared": declared}
     if recorded is None:
         return {**row, "status": "not_computed", "reason": "the audit recorded no accuracy"}
     if declared is None:
-        return {**row, "status": "warn", "reason": "the model card declares no accuracy (Art. 15(3))"}
+        return {**row, "status": MetricStatus.WARN, "reason": "the model card declares no accuracy (Art. 15(3))"}
     gap = round(declared - recorded, 9)  # 0.81 - 0.80 is 0.0100000…09 in floating point
-    status = "pass" if gap <= ACCURACY_TOLERANCE_PASS else "warn" if gap <= ACCURACY_TOLERANCE_WARN else "fail"
+    status = (MetricStatus.PASS if gap <= ACCURACY_TOLERANCE_PASS else MetricStatus.WARN
+              if gap <= ACCURACY_TOLERANCE_WARN else MetricStatus.FAIL)
     return {**row, "status": status, "reason": f"recorded {recorded:.3f} vs declared {declared:.3f}"}

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from audit.charts import STATUS_COLOURS, figure_svg, plt  # plt: Agg backend, imported on first use
+from audit.metrics.catalog import SMALL_GROUP_ROWS  # the dashboard's "too small to trust" mark
 
-SMALL_GROUP_ROWS = 30  # the dashboard's "too small to trust" mark (METRICS.md)
 PANELS = (
     ("accuracy", "accuracy on evaluation rows", "higher is better"),
     ("FAIR-03", "FAIR-03 equalized odds difference", "lower is better"),

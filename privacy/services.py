@@ -274,27 +274,24 @@ TRADEOFF_METRICS = ("FAIR-03", "PRIV-01", "PRIV-02", "PRIV-03")
 GROUP_METRIC = "FAIR-05"
 
 
-def group_accuracy(audit_result: dict | None) -> dict[str, dict[str, dict]]:
-    """Return {attribute: {group: {"accuracy", "n"}}} from an audit's FAIR-05 details ({} when absent).
+def group_accuracy(audit: AuditRun | None) -> dict[str, dict[str, dict]]:
+    """Return {attribute: {group: {"accuracy", "n"}}} from an audit's FAIR-05 table ({} when absent).
 
     Multi-class audits report per class; the worst class's table is taken.
     """
-    details = ((audit_result or {}).get("metrics", {}).get(GROUP_METRIC) or {}).get("details") or {}
-    by_attribute = details.get("by_attribute")
-    if by_attribute is None and details.get("by_class"):
-        by_class = details["by_class"]
-        by_attribute = by_class.get(details.get("worst_class")) or next(iter(by_class.values()))
-    return {attr: {g: {"accuracy": v["accuracy"], "n": v["n"]} for g, v in (entry.get("groups") or {}).items()}
-            for attr, entry in (by_attribute or {}).items()}
+    if audit is None:
+        return {}
+    return {attr: {g: {"accuracy": row.get("accuracy"), "n": row.get("n")} for g, row in table.rows.items()}
+            for attr, table in audit.group_table(GROUP_METRIC).items()}
 
 
 def audit_point(audit: AuditRun | None) -> dict:
     """Return the trade-off values of a succeeded audit: the metrics' values and the per-group accuracy."""
-    if audit is None or audit.status != JobStatus.SUCCEEDED or not audit.result:
+    if audit is None or audit.status != JobStatus.SUCCEEDED or not audit.results:
         return {}
-    metrics = audit.result["metrics"]
-    return {**{mid: metrics[mid]["value"] for mid in TRADEOFF_METRICS if mid in metrics},
-            "groups": group_accuracy(audit.result), "audit": audit.pk}
+    values = {mid: audit.metric(mid) for mid in TRADEOFF_METRICS}
+    return {**{mid: m.value for mid, m in values.items() if m is not None},
+            "groups": group_accuracy(audit), "audit": audit.pk}
 
 
 def reference_audit(model_version: ModelVersion, dataset_version: DatasetVersion) -> AuditRun | None:

@@ -1,7 +1,8 @@
 """What moved between two reports, which statuses got worse, and how webhooks are signed; no Django.
 
 A metric row is {"id", "name", "value", "status"}; statuses rank pass < warn < fail, and
-not_applicable is unranked (a move to or from it is a change, never an alert).
+not_applicable is unranked (a move to or from it is a change, never an alert): the ranking and
+`status_change` are the read model's (audit/results.py), shared with `audit.jobs.compare`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import json
 import math
 from typing import Any
 
-STATUS_RANK = {"pass": 0, "warn": 1, "fail": 2}
+from audit.results import status_change
+
 VALUE_TOLERANCE = 1e-9  # identical audits give identical numbers; anything beyond rounding noise moved
 SIGNATURE_HEADER = "X-Assay-Signature"
 
@@ -21,16 +23,6 @@ def _moved(before: float | None, after: float | None) -> bool:
     if before is None or after is None:
         return before is not after
     return not math.isclose(before, after, rel_tol=0.0, abs_tol=VALUE_TOLERANCE)
-
-
-def status_change(before: str | None, after: str | None) -> str:
-    """Return "same", "worse", "better" or "changed" (to or from an unranked status)."""
-    if before == after:
-        return "same"
-    rb, ra = STATUS_RANK.get(before or ""), STATUS_RANK.get(after or "")
-    if rb is None or ra is None:
-        return "changed"
-    return "worse" if ra > rb else "better"
 
 
 def changes(previous: list[dict[str, Any]], current: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -55,41 +55,42 @@ class ReportError(AssayError):
 
 def metric_rows(run: AuditRun) -> list[dict[str, Any]]:
     """Return the 23 metrics of a run in catalog order: value, status, thresholds, reason."""
-    stored = (run.result or {}).get("metrics", {})
     rows = []
     for mid, spec in CATALOG.items():
-        m = stored.get(mid, {})
+        m = run.metric(mid)
         op = "≤" if spec.direction == "lower" else "≥"
-        rows.append({"id": mid, "name": spec.name, "dimension": spec.dimension, "value": m.get("value"),
-                     "status": m.get("status"), "reason": m.get("reason") or "",
+        rows.append({"id": mid, "name": spec.name, "dimension": spec.dimension, "value": m.value if m else None,
+                     "status": m.status if m else None, "reason": (m.reason if m else None) or "",
                      "thresholds": f"pass {op} {spec.pass_threshold:g}, warn {op} {spec.warn_threshold:g}"})
     return rows
 
 
 def fairness_chart(run: AuditRun) -> str:
-    """Return the per-group selection-rate chart of FAIR-01 (one bar per attribute=group), or ""."""
-    details = ((run.result or {}).get("metrics", {}).get("FAIR-01") or {}).get("details") or {}
-    labels, values = [], []
-    for attribute, entry in (details.get("by_attribute") or {}).items():
-        groups = entry.get("groups") if isinstance(entry, dict) else None
-        for group, row in (groups or {}).items():
-            if isinstance(row, dict) and isinstance(row.get("selection_rate"), int | float):
-                labels.append(f"{attribute}={group}")
-                values.append(float(row["selection_rate"]))
+    """Return the per-group selection-rate chart of FAIR-01 (one bar per attribute=group), or "".
+
+    A multi-class audit shows the table of its worst class.
+    """
+    labels, values, klass = [], [], None
+    for attribute, table in run.group_table("FAIR-01").items():
+        klass = table.cls
+        for group, rate in table.column("selection_rate").items():
+            labels.append(f"{attribute}={group}")
+            values.append(rate)
     if not labels:
         return ""
-    return charts.bar_chart(labels, values, title="Selection rate per group (FAIR-01)", xlabel="selection rate")
+    title = "Selection rate per group (FAIR-01" + (f", class {klass})" if klass is not None else ")")
+    return charts.bar_chart(labels, values, title=title, xlabel="selection rate")
 
 
 def attribution_chart(run: AuditRun, top: int = 10) -> str:
     """Return the top feature attributions of EXPL-01 (mean |attribution|), or ""."""
-    details = ((run.result or {}).get("metrics", {}).get("EXPL-01") or {}).get("details") or {}
-    importance = details.get("importance")
-    if not isinstance(importance, dict) or not importance:
+    metric = run.metric("EXPL-01")
+    importance = metric.importance if metric is not None else {}
+    if not importance:
         return ""
-    pairs = [(str(k), float(v)) for k, v in importance.items() if isinstance(v, int | float)]
-    return charts.bar_chart([k for k, _ in pairs], [v for _, v in pairs], limit=top,
-                            title=f"Top {min(top, len(pairs))} attributions (EXPL-01)", xlabel="mean |attribution|")
+    return charts.bar_chart(list(importance), list(importance.values()), limit=top,
+                            title=f"Top {min(top, len(importance))} attributions (EXPL-01)",
+                            xlabel="mean |attribution|")
 
 
 def compliance_summaries(system: AISystem) -> dict[str, Any]:

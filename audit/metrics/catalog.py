@@ -10,10 +10,11 @@ if TYPE_CHECKING:
     from audit.metrics.state import AuditState, MetricOutcome
 
 __all__ = ["MetricSpec", "CATALOG", "DIMENSIONS", "status_for", "dimension_scores",
-           "PASS", "WARN", "FAIL", "NOT_APPLICABLE"]
+           "PASS", "WARN", "FAIL", "NOT_APPLICABLE", "SMALL_GROUP_ROWS"]
 
 PASS, WARN, FAIL, NOT_APPLICABLE = "pass", "warn", "fail", "not_applicable"
 STATUS_POINTS = {PASS: 1.0, WARN: 0.5, FAIL: 0.0}
+SMALL_GROUP_ROWS = 30  # a group with fewer evaluation rows is "too small to trust" (METRICS.md)
 
 UNKNOWN_METRIC_ERROR = "Unknown metric id {!r}."
 BAD_OVERRIDE_ERROR = "Threshold override for {} must be a dict with numeric 'pass' and/or 'warn'; got {!r}."

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from audit.metrics.catalog import SMALL_GROUP_ROWS
 from audit.metrics.state import AuditState, MetricOutcome
 
 __all__ = [
@@ -40,7 +41,6 @@ BIN_EDGES_ERROR = "Bins for {!r} must be a strictly increasing list of numbers; 
 
 LABEL_GAP_MIN = 1e-6
 MAX_DISTINCT_UNBINNED = 10
-SMALL_GROUP_ROWS = 30
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from audit.datasets import DatasetError, Limits, Schema, parse_table, validate
+from audit.results import AuditResults
 
 FORMATS = ["onnx", "sklearn", "torch-export", "torch-zoo"]
 
@@ -48,7 +49,7 @@ class Command(BaseCommand):
         except (DatasetError, ValueError, OSError) as exc:
             raise CommandError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
         Path(opts["json_path"]).write_text(json.dumps(result, indent=2))
-        failing = [m for m, r in result["metrics"].items() if r["status"] == "fail"]
+        failing = AuditResults(result).failing()
         self.stdout.write(f"Audit done in {result['timings']['total_s']:.1f} s; {len(failing)} metric(s) fail"
                           f"{': ' + ', '.join(failing) if failing else ''}; wrote {opts['json_path']}")
 
