@@ -14,14 +14,15 @@ from typing import Any
 
 from django.utils import timezone
 
+import watermark
 from audit.choices import MetricStatus
 from audit.models import AISystem, AuditRun
 from audit.results import COUNTED_STATUSES
 from core import auditlog
 from core.choices import JobStatus
+from watermark.evidence import WatermarkEvidence, layer_shown
 
 from . import vocabulary as v
-from . import watermark_evidence
 from .choices import ItemStatus
 from .models import Attestation, EvidenceDocument
 from .registry import Item
@@ -72,8 +73,8 @@ class EvidenceContext:
         return out
 
     @cached_property
-    def watermark(self) -> watermark_evidence.WatermarkEvidence:
-        return watermark_evidence.load(self.system)
+    def watermark(self) -> WatermarkEvidence:
+        return watermark.evidence_for(self.system)
 
     def valid_attestation(self, item_id: str) -> tuple[Attestation | None, Attestation | None]:
         """Return (the newest attestation still valid, the newest expired one) for an item."""
@@ -164,9 +165,6 @@ def _log_integrity(item: Item, ctx: EvidenceContext) -> Outcome:
 def _watermark_check(item: Item, ctx: EvidenceContext) -> Outcome:
     wm = ctx.watermark
     wanted = ", ".join(item.layers)
-    if not wm.available:
-        return Outcome(ItemStatus.NO_EVIDENCE, f"no watermark evidence yet (stamping policy and verified samples; "
-                       f"layers needed: {wanted})")
     if wm.policy is None:
         return Outcome(ItemStatus.NO_EVIDENCE, f"no stamping policy for this system yet (layers needed: {wanted})")
     off = [layer for layer in item.layers if not wm.policy.get(layer)]
@@ -175,7 +173,7 @@ def _watermark_check(item: Item, ctx: EvidenceContext) -> Outcome:
         return Outcome(ItemStatus.NOT_MET, f"the stamping policy has {', '.join(off)} off", evidence)
     if wm.sample is None:
         return Outcome(ItemStatus.NO_EVIDENCE, f"policy has {wanted} on but no verified sample yet", evidence)
-    checks = {layer: watermark_evidence.layer_shown(layer, wm.sample) for layer in item.layers}
+    checks = {layer: layer_shown(layer, wm.sample) for layer in item.layers}
     evidence.append({**wm.sample_ref, "checks": {k: {"ok": ok, "note": note} for k, (ok, note) in checks.items()}})
     shown = [k for k, (ok, _) in checks.items() if ok]
     notes = "; ".join(note for _, note in checks.values())

@@ -11,6 +11,8 @@ from audit.models import AuditRun, MetricResult
 from compliance import services
 from compliance.models import Attestation
 from core.models import AuditLogEntry
+from watermark import models as wm
+from watermark.evidence import layer_shown
 
 EU_FAIRNESS = ["FAIR-01", "FAIR-02", "FAIR-03", "FAIR-04", "FAIR-05", "FAIR-06", "DATA-02"]
 
@@ -158,8 +160,6 @@ def test_watermark_items_say_no_evidence_yet_never_met(alice_system):
 
 
 def test_watermark_rules_on_a_verify_report():
-    from compliance.watermark_evidence import layer_shown
-
     report = {"explicit": {"recorded": True, "text": "AI生成", "height_ratio": 0.06},
               "implicit": {"present": True, "complete": True, "integrity": "ok"},
               "c2pa": {"state": "valid-untrusted"}, "invisible": {"detected": True}}
@@ -171,9 +171,6 @@ def test_watermark_rules_on_a_verify_report():
 
 
 def test_watermark_items_rest_on_the_policy_and_the_latest_verified_sample(alice_system):
-    wm = pytest.importorskip("watermark.models")
-    if not hasattr(wm, "WatermarkPolicy") or not hasattr(wm, "Verification"):
-        pytest.skip("the watermark app has no policy or verification model yet")
     alice_system.output_modalities = ["image"]
     alice_system.public_in_mainland_china = True
     alice_system.placed_on_eu_market = True
