@@ -479,6 +479,7 @@ def _follow(process: subprocess.Popen, limits_: Limits, progress, should_cancel)
     outcome: dict[str, Any] = {}
     buffer = b""
     next_cancel_check = next_progress = 0.0
+    pending: tuple[float, str] | None = None
     selector = selectors.DefaultSelector()
     selector.register(process.stdout, selectors.EVENT_READ)
     try:
@@ -492,10 +493,15 @@ def _follow(process: subprocess.Popen, limits_: Limits, progress, should_cancel)
                 if should_cancel():
                     _kill(process)
                     raise SandboxCancelled()
-            if not selector.select(timeout=min(0.5, max(0.01, deadline - now))):
+            if pending is not None and now >= next_progress:  # the latest report, at most every PROGRESS_EVERY_S
+                progress(*pending)
+                pending, next_progress = None, now + PROGRESS_EVERY_S
+            if not selector.select(timeout=min(PROGRESS_EVERY_S, max(0.01, deadline - now))):
                 continue
             chunk = os.read(process.stdout.fileno(), 65536)
             if not chunk:  # the child closed its end: it exits now, or is killed at the deadline
+                if pending is not None and progress is not None:
+                    progress(*pending)
                 try:
                     process.wait(timeout=max(0.1, deadline - time.monotonic()))
                 except subprocess.TimeoutExpired:
@@ -514,10 +520,8 @@ def _follow(process: subprocess.Popen, limits_: Limits, progress, should_cancel)
                         percent = min(100.0, max(0.0, float(event["progress"])))
                     except (TypeError, ValueError, OverflowError):
                         continue
-                    # at most a few writes a second, whatever the child sends (the callback writes a row)
-                    if time.monotonic() >= next_progress or percent >= 100:
-                        next_progress = time.monotonic() + PROGRESS_EVERY_S
-                        progress(percent, str(event.get("stage", ""))[:200])
+                    # kept as the latest and written by the loop: a few rows a second, whatever the child sends
+                    pending = (percent, str(event.get("stage", ""))[:200])
                 elif "error" in event or "done" in event:
                     outcome = event
     finally:
@@ -568,17 +572,14 @@ class _Events:
 
     def __init__(self, fd: int):
         self.stream = os.fdopen(fd, "w", buffering=1)
-        self.last = 0.0
 
     def emit(self, event: dict[str, Any]) -> None:
         self.stream.write(json.dumps(event) + "\n")
         self.stream.flush()
 
     def progress(self, percent: float, stage: str) -> None:
-        now = time.monotonic()
-        if now - self.last >= 0.2 or percent >= 100:
-            self.last = now
-            self.emit({"progress": round(float(percent), 2), "stage": stage})
+        # every call: the engine reports once a metric, DP training once an epoch; the parent coalesces
+        self.emit({"progress": round(float(percent), 2), "stage": stage})
 
 
 def child_main(in_dir: str, out_dir: str) -> None:

@@ -133,9 +133,35 @@ def check_format(fmt: str, data: bytes) -> None:
         except UnsafeZip as exc:
             raise ModelFormatError(f"the skops file is refused: {exc}") from None
     if fmt == "torch-zoo":
+        _check_bundle(data)
+
+
+def _check_bundle(data: bytes) -> None:
+    """Refuse a zoo zip whose structure or architecture arguments are out of bounds, before torch loads."""
+    import json
+
+    from .zoo_bounds import check_arguments
+
+    try:
+        with SafeZip(data, BUNDLE_LIMITS) as archive:
+            archive.check_nested()
+            names = {archive.name(info): info for info in archive.entries}
+            members = find_bundle_members(list(names))
+            config_info = names[members[0]] if members else None
+            if config_info is None or config_info.file_size > MAX_CONFIG_BYTES:
+                return  # the loader says what is missing or too large
+            raw = archive.read(config_info)
+    except UnsafeZip as exc:
+        raise ModelFormatError(f"the torch-zoo zip is refused: {exc}") from None
+    try:
+        config = json.loads(raw)
+    except (UnicodeDecodeError, ValueError):
+        return  # the loader names the JSON error
+    if isinstance(config, dict) and isinstance(config.get("architecture"), str) and isinstance(config.get("args"), dict):
         try:
-            SafeZip(data, BUNDLE_LIMITS).close()
-        except UnsafeZip as exc:
-            raise ModelFormatError(f"the torch-zoo zip is refused: {exc}") from None
+            check_arguments(config["architecture"], config["args"])
+        except ValueError as exc:
+            raise ModelFormatError(f"torch-zoo config cannot build its architecture: bad arguments for architecture "
+                                   f"{config['architecture']!r}: {exc}") from None
 
 
