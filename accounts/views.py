@@ -8,8 +8,8 @@ from django.views.decorators.http import require_POST
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.response import Response
 
-from assay.api import error_body
-from assay.parsers import DEFAULT_PARSERS
+from core.api import error_body
+from core.parsers import DEFAULT_PARSERS
 
 from . import ratelimit
 from .choices import Action

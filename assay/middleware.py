@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.http import JsonResponse
 
-from .api import error_body
+from core.api import error_body
 
 
 class UploadLimitMiddleware:

@@ -5,9 +5,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts import views as account_views
 from accounts.api.views import OrganizationViewSet
-from assay.api import OptionalSlashRouter
 from audit import views as audit_views
 from audit.api import views as audit_api
+from core.api import OptionalSlashRouter
 from reports.api import views as report_api
 
 router = OptionalSlashRouter()
@@ -45,7 +45,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
-handler400 = "assay.api.json_400"
-handler403 = "assay.api.json_403"
-handler404 = "assay.api.json_404"
-handler500 = "assay.api.json_500"
+handler400 = "core.api.json_400"
+handler403 = "core.api.json_403"
+handler404 = "core.api.json_404"
+handler500 = "core.api.json_500"

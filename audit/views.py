@@ -9,11 +9,11 @@ from django.views.decorators.http import require_POST
 
 from accounts.choices import Action
 from accounts.permissions import can, get_visible_or_404, parse_id, require
-from core import auditlog
+from core import auditlog, charts
 from core.choices import JobStatus
 from core.models import AuditLogEntry
 
-from . import charts, jobs
+from . import jobs
 from .metrics.catalog import CATALOG, SMALL_GROUP_ROWS
 from .models import AISystem, AuditRun, DatasetVersion, ModelVersion
 from .results import GroupTable, MetricView

@@ -7,7 +7,7 @@ class AssayError(ValueError):
     """A request the domain refuses; `fields` maps input fields to messages.
 
     Services raise a subclass (AuditError, WatermarkError …); the API answers it with a 400 in the
-    one error shape (assay.api.exception_handler), pages show its message, and a job that raises
+    one error shape (core.api.exception_handler), pages show its message, and a job that raises
     one ends failed with it as its error.
     """
 

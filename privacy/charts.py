@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from audit.charts import STATUS_COLOURS, figure_svg, plt  # plt: Agg backend, imported on first use
 from audit.metrics.catalog import SMALL_GROUP_ROWS  # the dashboard's "too small to trust" mark
+from core.charts import STATUS_COLOURS, figure_svg, plt  # plt: Agg backend, imported on first use
 
 PANELS = (
     ("accuracy", "accuracy on evaluation rows", "higher is better"),

@@ -22,15 +22,14 @@ from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from assay.pdf import html_to_pdf
-from audit import charts
 from audit.choices import JobStatus
 from audit.metrics.catalog import CATALOG
 from audit.models import AISystem, AuditRun
 from compliance import services as compliance
-from core import artifacts, auditlog, outbound
+from core import artifacts, auditlog, charts, outbound
 from core.errors import AssayError
 from core.jobs import readable_error
+from core.pdf import html_to_pdf
 
 from . import alerts
 from .choices import DeliveryChannel, DeliveryStatus, ReportKind

@@ -11,8 +11,8 @@ from django.db import DataError
 from django.test import RequestFactory
 from PIL import Image
 
-from audit import charts
 from audit.models import AISystem, AuditRun, DatasetVersion
+from core import charts
 from core.models import Artifact
 from reports import schedules
 from reports import services as reports
@@ -80,7 +80,7 @@ def test_too_many_fields_or_files_get_the_json_error_shape(settings, as_alice, a
                                   content_type="application/x-www-form-urlencoded")
     many_files = as_alice.post("/api/v1/watermark/batches", {"files": files}, format="multipart")
     bad_host = as_alice.get("/api/v1/systems", HTTP_HOST="evil.example")  # refused by Django before any view
-    forbidden = __import__("assay.api", fromlist=["json_403"]).json_403(RequestFactory().get("/api/v1/x"))
+    forbidden = __import__("core.api", fromlist=["json_403"]).json_403(RequestFactory().get("/api/v1/x"))
 
     # then
     assert (multipart.status_code, error_of(multipart)["code"]) == (400, "too_many_fields")

@@ -5,7 +5,7 @@ import io
 import pytest
 from PIL import Image, ImageFile
 
-from assay.pdf import html_to_pdf
+from core.pdf import html_to_pdf
 
 
 def test_it_renders_a_pdf_and_keeps_pillow_strict():

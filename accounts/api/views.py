@@ -4,8 +4,8 @@ from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from assay.viewsets import OrganizationScopedViewSet
 from core import auditlog
+from core.viewsets import OrganizationScopedViewSet
 
 from ..choices import Action, Role
 from ..models import Membership, Organization

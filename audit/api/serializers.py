@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from assay import parsers as strict_json
+from core import parsers as strict_json
 from core.models import AuditLogEntry
 
 from ..choices import DATASHEET_FIELDS, MODEL_CARD_FIELDS, Modality, ModelFormat

@@ -12,11 +12,11 @@ from rest_framework.response import Response
 from accounts.choices import Action
 from accounts.models import Organization
 from accounts.permissions import get_visible_or_404, organization_for_create, organization_lookup, parse_id
-from assay.api import error_body
-from assay.parsers import StrictJSONParser
-from assay.viewsets import OrganizationScopedViewSet
 from core import artifacts, auditlog
+from core.api import error_body
 from core.models import AuditLogEntry
+from core.parsers import StrictJSONParser
+from core.viewsets import OrganizationScopedViewSet
 
 from .. import jobs, services
 from ..datasets import Schema

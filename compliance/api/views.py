@@ -12,10 +12,10 @@ from rest_framework.views import APIView
 
 from accounts.choices import Action
 from accounts.permissions import get_visible_or_404, parse_id, require
-from assay.parsers import StrictJSONParser
-from assay.viewsets import OrganizationScopedViewSet
 from audit.models import AISystem
 from core import artifacts, auditlog
+from core.parsers import StrictJSONParser
+from core.viewsets import OrganizationScopedViewSet
 
 from .. import exports, services
 from .. import vocabulary as v

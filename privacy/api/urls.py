@@ -1,6 +1,6 @@
 """API routes of the privacy app (included under /api/v1/ by assay/urls.py)."""
 
-from assay.api import OptionalSlashRouter
+from core.api import OptionalSlashRouter
 
 from .views import DPTrainingRunViewSet
 

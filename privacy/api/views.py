@@ -4,9 +4,9 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from accounts.permissions import get_visible_or_404, parse_id
-from assay.api import error_body
-from assay.viewsets import OrganizationScopedViewSet
 from audit.models import DatasetVersion, ModelVersion
+from core.api import error_body
+from core.viewsets import OrganizationScopedViewSet
 
 from .. import params as dp
 from .. import services

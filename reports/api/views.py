@@ -9,10 +9,10 @@ from rest_framework.response import Response
 
 from accounts.choices import Action
 from accounts.permissions import get_visible_or_404, parse_id
-from assay.api import error_body
-from assay.viewsets import OrganizationScopedViewSet
 from audit.models import AISystem, DatasetVersion, ModelVersion
 from core import artifacts, auditlog
+from core.api import error_body
+from core.viewsets import OrganizationScopedViewSet
 
 from .. import schedules
 from ..choices import ReportKind

@@ -2,7 +2,7 @@
 
 from django.urls import include, path, re_path
 
-from assay.api import OptionalSlashRouter
+from core.api import OptionalSlashRouter
 
 from . import views
 

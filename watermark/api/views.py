@@ -18,11 +18,11 @@ from accounts.permissions import (
     parse_id,
     require,
 )
-from assay.api import error_body
-from assay.parsers import StrictJSONParser
-from assay.viewsets import OrganizationScopedViewSet, require_role_somewhere
 from audit.models import AISystem
 from core import artifacts
+from core.api import error_body
+from core.parsers import StrictJSONParser
+from core.viewsets import OrganizationScopedViewSet, require_role_somewhere
 
 from .. import jobs, services
 from ..choices import LAYERS, BatchMode, Source

@@ -4,9 +4,9 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from assay.pdf import PDFUnavailable
 from audit.models import AISystem
 from core import artifacts
+from core.pdf import PDFUnavailable
 from reports import services as reports
 
 
