@@ -13,6 +13,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from core.artifacts import ArtifactIntegrityError
 from core.errors import AssayError
+from core.pdf import PDFUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +81,10 @@ def exception_handler(exc, context):
     elif isinstance(exc, DataError):
         # e.g. an id beyond the column's range: PostgreSQL refuses it where SQLite would just find nothing.
         return Response(error_body("invalid", "A value is out of range for this field"), status=400)
+    elif isinstance(exc, PDFUnavailable):
+        logger.error("%s", exc)
+        return Response(error_body("pdf_unavailable", "PDF exports are unavailable on this server (WeasyPrint "
+                                   "needs Pango); the other formats work"), status=status.HTTP_503_SERVICE_UNAVAILABLE)
     elif isinstance(exc, AssayError):
         # Domain errors (DatasetError, RegistryError, …) carry the fields they concern.
         return Response(error_body("invalid", str(exc), exc.fields or None), status=status.HTTP_400_BAD_REQUEST)

@@ -194,3 +194,20 @@ def test_dashboard_pages(alice, bob, generator):
     viewer = Client()
     viewer.force_login(bob)
     assert viewer.post(f"/compliance/systems/{generator.pk}/snapshot/").status_code == 403
+
+
+def test_a_pdf_export_without_weasyprint_is_a_503_and_other_formats_still_work(as_alice, generator, monkeypatch):
+    # given: a server whose WeasyPrint cannot load Pango
+    from core.pdf import PDFUnavailable
+
+    def unavailable(html):
+        raise PDFUnavailable("PDF rendering needs WeasyPrint and Pango: cannot load library 'pango'")
+
+    monkeypatch.setattr("compliance.pdf.html_to_pdf", unavailable)
+    aid = as_alice.post(f"/api/v1/systems/{generator.pk}/assessments", {}, format="json").json()["id"]
+
+    # when / then: the PDF answers 503 in the error shape, the CSV still 200
+    response = as_alice.get(f"/api/v1/assessments/{aid}?format=pdf")
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "pdf_unavailable"
+    assert as_alice.get(f"/api/v1/assessments/{aid}?format=csv").status_code == 200
