@@ -103,7 +103,6 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
-    "django_celery_results",
     "axes",
     "core",
     "accounts",
@@ -242,7 +241,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
-CELERY_RESULT_BACKEND = os.getenv("CELERY_RESULT_BACKEND", "django-db")
+CELERY_RESULT_BACKEND = os.getenv("CELERY_RESULT_BACKEND", "disabled")  # job rows hold the state
 CELERY_TASK_ALWAYS_EAGER = envbool("ASSAY_CELERY_EAGER", "0")
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True

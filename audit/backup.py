@@ -21,7 +21,7 @@ from django.core.management import call_command
 from core import artifacts, auditlog
 from core.models import Artifact
 
-EXCLUDE = ["contenttypes", "auth.permission", "sessions", "admin.logentry", "django_celery_results"]
+EXCLUDE = ["contenttypes", "auth.permission", "sessions", "admin.logentry"]
 # Models that changed app since a backup may have been taken: the dump names them by their old label.
 MOVED = {"audit.artifact": "core.artifact", "audit.auditlogentry": "core.auditlogentry",
          "audit.chainhead": "core.chainhead", "audit.schedule": "reports.schedule",

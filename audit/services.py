@@ -49,6 +49,74 @@ def _clean_fields(values: dict | None, allowed: tuple[str, ...], label: str) -> 
 
 
 #
+# AI systems
+#
+
+# The profile an API caller writes (compliance applicability reads it); id, organisation and dates are Assay's.
+SYSTEM_FIELDS = ("name", "description", "intended_purpose", "domain", "annex_iii_point", "role", "output_modalities",
+                 "public_in_mainland_china", "public_opinion_capacity", "users_can_download", "general_purpose",
+                 "systemic_risk", "emotion_or_biometric", "placed_on_eu_market", "placed_before_2026_08_02",
+                 "current_model")
+
+
+def system_record(system: AISystem) -> dict:
+    """Return the system as the audit log records it (the API's fields; the current model by id)."""
+    return {"id": system.pk, "organization_id": system.organization_id,
+            **{f: getattr(system, f) for f in SYSTEM_FIELDS if f != "current_model"},
+            "current_model": system.current_model_id,
+            "created": system.created.isoformat() if system.created else None,
+            "updated": system.updated.isoformat() if system.updated else None}
+
+
+def _check_system_name(organization, name: str | None, exclude: int | None = None) -> None:
+    if AISystem.objects.filter(organization=organization, name=name).exclude(pk=exclude).exists():
+        message = f"A system named {name!r} already exists"
+        raise RegistryError(message, {"name": [message]})
+
+
+def _system_values(values: dict) -> dict:
+    unknown = sorted(set(values) - set(SYSTEM_FIELDS))
+    if unknown:
+        raise RegistryError(f"Unknown system field(s): {', '.join(unknown)}", {f: ["unknown field"] for f in unknown})
+    return values
+
+
+def create_system(*, user, organization, values: dict) -> AISystem:
+    """Create an AI system in `organization` from profile `values` (SYSTEM_FIELDS) and log it.
+
+    Raises RegistryError when the organisation already has a system of that name or a field is unknown.
+    """
+    values = _system_values(values)
+    _check_system_name(organization, values.get("name"))
+    with transaction.atomic():
+        system = AISystem.objects.create(organization=organization, **values)
+        auditlog.record("system.create", organization=organization, actor=user, obj=system,
+                        payload=system_record(system))
+    return system
+
+
+def update_system(system: AISystem, *, user, values: dict) -> AISystem:
+    """Change a system's profile `values` and log what changed (before and after, `updated` left out).
+
+    Raises RegistryError when the new name is another system's in the organisation or a field is unknown.
+    """
+    values = _system_values(values)
+    if "name" in values:
+        _check_system_name(system.organization_id, values["name"], exclude=system.pk)
+    before = system_record(system)
+    with transaction.atomic():
+        for name, value in values.items():
+            setattr(system, name, value)
+        system.save()
+        after = system_record(system)
+        changed = {k: {"before": before[k], "after": after[k]} for k in after
+                   if before.get(k) != after[k] and k != "updated"}
+        auditlog.record("system.update", organization=system.organization_id, actor=user, obj=system,
+                        payload={"changes": changed})
+    return system
+
+
+#
 # Datasets
 #
 

@@ -7,7 +7,6 @@ Alice owns "Alice Corp"; Erin is an admin, Dave an auditor and Bob a viewer ther
 import io
 import os
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,7 +15,6 @@ from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-import audit
 from accounts.choices import Role
 from accounts.models import Membership, Organization
 from audit import services
@@ -240,20 +238,13 @@ class Helpers:
 
 
 #
-# Models (the loaders of audit.modelio are written alongside; these tests wait for them)
+# Models
 #
-
-
-def modelio_ready() -> bool:
-    """Return True once audit.modelio exports its public API (a missing package is not an error yet)."""
-    return (Path(audit.__file__).parent / "modelio" / "__init__.py").exists()
 
 
 @pytest.fixture(scope="session")
 def zoo_bundle() -> bytes:
     """Return a tiny zoo MLP trained on make_frame(), saved as a torch-zoo zip."""
-    if not modelio_ready():
-        pytest.skip("audit.modelio has no public API yet")
     from audit.modelio.bundle import save_zoo_bundle
     from audit.modelio.training import train_zoo_model
 

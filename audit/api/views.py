@@ -1,6 +1,5 @@
 import logging
 
-from django.db import transaction
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -38,36 +37,17 @@ class AISystemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
     serializer_class = s.AISystemSerializer
 
     def perform_create(self, serializer):
+        values = dict(serializer.validated_data)
         try:
-            org = organization_for_create(self.request.user, serializer.validated_data.pop("organization", None))
+            org = organization_for_create(self.request.user, values.pop("organization", None))
         except ValueError as exc:
             raise serializers.ValidationError({"organization": [str(exc)]}) from None
-        self._check_unique(org, serializer.validated_data.get("name"))
-        with transaction.atomic():
-            system = serializer.save(organization=org)
-            auditlog.record("system.create", organization=org, actor=self.request.user, obj=system,
-                            payload=s.AISystemSerializer(system).data)
+        serializer.instance = services.create_system(user=self.request.user, organization=org, values=values)
 
     def perform_update(self, serializer):
         self.check_write(serializer.instance)
-        serializer.validated_data.pop("organization", None)
-        if "name" in serializer.validated_data:
-            self._check_unique(serializer.instance.organization, serializer.validated_data["name"],
-                               exclude=serializer.instance.pk)
-        before = s.AISystemSerializer(serializer.instance).data
-        with transaction.atomic():
-            system = serializer.save()
-            after = s.AISystemSerializer(system).data
-            changed = {k: {"before": before[k], "after": after[k]} for k in after if before.get(k) != after[k]
-                       and k != "updated"}
-            auditlog.record("system.update", organization=system.organization, actor=self.request.user,
-                            obj=system, payload={"changes": changed})
-
-    @staticmethod
-    def _check_unique(org, name, exclude=None):
-        clash = AISystem.objects.filter(organization=org, name=name).exclude(pk=exclude).exists()
-        if clash:
-            raise serializers.ValidationError({"name": [f"A system named {name!r} already exists"]})
+        values = {k: v for k, v in serializer.validated_data.items() if k != "organization"}
+        serializer.instance = services.update_system(serializer.instance, user=self.request.user, values=values)
 
 
 class VersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrganizationScopedViewSet):
