@@ -22,11 +22,13 @@ from accounts.models import Organization
 from core import artifacts, auditlog, safezip
 from core.choices import FINISHED_STATUSES, JobStatus
 from core.jobs import JobCancelled, JobRunner, finish, request_cancel, run_job
+from core.lazy import LazyModule
 
-from . import imageio
 from .choices import BatchMode, Source
 from .models import ProvenanceRecord, WatermarkBatch
 from .services import StampOptions, WatermarkError, stamp, verify
+
+imageio = LazyModule("watermark.imageio")  # NumPy loads with the first image
 
 MiB = 1024 * 1024
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp")

@@ -20,14 +20,20 @@ from accounts.models import Organization
 from audit.models import AISystem
 from core import artifacts, auditlog
 from core.errors import AssayError
+from core.lazy import LazyModule
 
-from . import contentcredentials, explicit, imageio, implicit, invisible, stamping
+from . import contentcredentials, explicit, implicit
 from .choices import LAYERS, Source
 from .models import ProvenanceRecord, SigningCredential, Verification, WatermarkKey, WatermarkPolicy
 
 KEY_BYTES = 32
+# NumPy and SciPy load when an image is first handled, not when the web process starts
+imageio = LazyModule("watermark.imageio")
+invisible = LazyModule("watermark.invisible")
+stamping = LazyModule("watermark.stamping")
+
 ORG_TAG_BITS = 16
-SERIAL_BITS = invisible.PAYLOAD_BITS - ORG_TAG_BITS
+SERIAL_BITS = 32  # invisible.PAYLOAD_BITS (48) - ORG_TAG_BITS; a test holds the two together
 
 
 class WatermarkError(AssayError):

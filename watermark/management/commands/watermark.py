@@ -8,8 +8,11 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import Organization
 from audit.models import AISystem
-from watermark import explicit, imageio, services
+from core.lazy import LazyModule
+from watermark import explicit, services
 from watermark.choices import Source
+
+imageio = LazyModule("watermark.imageio")  # NumPy loads with the first image
 
 
 class Command(BaseCommand):
