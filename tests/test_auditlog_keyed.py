@@ -435,7 +435,7 @@ def test_a_restore_checks_the_backups_own_checkpoints(alice, alice_org, tmp_path
 
 
 def test_beat_task_checkpoints_every_chain_outside_the_database(alice_org, alice, settings, tmp_path):
-    from audit.tasks import checkpoint_audit_log_task
+    from core.tasks import checkpoint_audit_log_task
 
     settings.ASSAY_AUDIT_CHECKPOINT_DIR = tmp_path
     auditlog.record("system.create", organization=alice_org, actor=alice)

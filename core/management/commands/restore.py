@@ -3,7 +3,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from audit.backup import restore
+from core.backup import restore
 
 
 class Command(BaseCommand):

@@ -3,7 +3,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
-from audit.backup import backup
+from core.backup import backup
 
 
 class Command(BaseCommand):
