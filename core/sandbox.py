@@ -28,6 +28,7 @@ from its request.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import platform
@@ -321,10 +322,10 @@ def _gpu_devices() -> list[str]:
     return sorted(str(p) for p in Path("/dev").glob("nvidia*") if not p.is_dir())
 
 
-def _python_command(in_dir: str, out_dir: str) -> list[str]:
+def _python_command(in_dir: str, out_dir: str, warm: bool = False) -> list[str]:
     # -I: no PYTHONPATH, no user site, no current folder; the code's folder is put on the path by hand.
     boot = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); "
-            f"from core.sandbox import child_main; child_main({in_dir!r}, {out_dir!r})")
+            f"from core.sandbox import child_main; child_main({in_dir!r}, {out_dir!r}, warm={warm!r})")
     python = Path(sys.prefix) / "bin" / "python"
     return [str(python if python.exists() else sys.executable), "-I", "-c", boot]
 
@@ -356,11 +357,13 @@ def run(entry: str, request: dict[str, Any], inputs: dict[str, bytes] | None = N
     limits_ = limits_ or limits("job")
     use = backend()
     started = time.perf_counter()
-    scratch = Path(tempfile.mkdtemp(prefix="assay-sandbox-"))
+    warm = _warm_child(use, limits_) if entry in WARM_ENTRIES and _warm_enabled() else None
+    scratch = warm.scratch if warm else Path(tempfile.mkdtemp(prefix="assay-sandbox-"))
     try:
         in_dir, out_dir = scratch / "in", scratch / "out"
-        in_dir.mkdir()
-        out_dir.mkdir()
+        if not warm:
+            in_dir.mkdir()
+            out_dir.mkdir()
         for name, data in (inputs or {}).items():
             if "/" in name or name.startswith("."):
                 raise ValueError(f"bad sandbox input name {name!r}")
@@ -370,11 +373,94 @@ def run(entry: str, request: dict[str, Any], inputs: dict[str, bytes] | None = N
             # CUDA reserves far more address space than it uses: no RLIMIT_AS where the GPU is visible
             spec["limits"]["memory"] = 0
         (in_dir / "request.json").write_text(json.dumps(spec))
-        result = _supervise(use, in_dir, out_dir, scratch, limits_, progress, should_cancel, what)
+        if warm:
+            try:
+                warm.process.stdin.write(b"go\n")
+                warm.process.stdin.flush()
+            except OSError:  # it died while waiting: the supervisor reports how
+                pass
+        result = _supervise(use, in_dir, out_dir, scratch, limits_, progress, should_cancel, what,
+                            (warm.process, warm.stderr) if warm else None)
         files = _outputs(out_dir, limits_, what)
         return SandboxResult(result, files, use, time.perf_counter() - started)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+        if entry in WARM_ENTRIES and _warm_enabled():
+            _prestart(use, limits_)  # the next job's child imports its libraries while this process is idle
+
+
+#
+# Pre-warmed children: a sandboxed child started before its job, libraries imported, one job each
+#
+
+# Jobs whose child may be started ahead of time (workers run them back to back).
+WARM_ENTRIES = ("audit.run", "dp.train", "selftest")
+_PRELOAD = ("torch", "pandas", "sklearn.linear_model", "sklearn.tree", "audit.sandboxed", "audit.runner",
+            "audit.modelio.loaders", "audit.metrics.engine", "audit.metrics.fairness", "audit.metrics.explainability",
+            "audit.metrics.robustness", "audit.metrics.privacy", "audit.metrics.data", "audit.metrics.transparency")
+
+
+@dataclass
+class _Warm:
+    process: subprocess.Popen
+    scratch: Path
+    stderr: Path
+    key: tuple
+
+
+_POOL: dict[tuple, _Warm] = {}
+
+
+def _warm_enabled() -> bool:
+    try:
+        from django.conf import settings
+
+        return bool(getattr(settings, "ASSAY_SANDBOX_WARM", False))
+    except Exception:  # no Django settings
+        return os.environ.get("ASSAY_SANDBOX_WARM", "0") in ("1", "true", "True")
+
+
+def _prestart(use: str, limits_: Limits) -> None:
+    """Start the child the next job with these limits will use (non-blocking); at most one per key."""
+    key = (use, limits_, os.getpid())
+    current = _POOL.get(key)
+    if current is not None and current.process.poll() is None:
+        return
+    scratch = Path(tempfile.mkdtemp(prefix="assay-sandbox-"))
+    (scratch / "in").mkdir()
+    (scratch / "out").mkdir()
+    spec = asdict(limits_)
+    if use == "bubblewrap" and _gpu_devices():
+        spec["memory"] = 0
+    (scratch / "in" / "limits.json").write_text(json.dumps(spec))
+    process, stderr = _launch(use, scratch / "in", scratch / "out", scratch, limits_, warm=True)
+    _POOL[key] = _Warm(process, scratch, stderr, key)
+
+
+def _warm_child(use: str, limits_: Limits) -> _Warm | None:
+    """Return the waiting child for these limits (taken out of the pool), or None to start a cold one."""
+    warm = _POOL.pop((use, limits_, os.getpid()), None)
+    if warm is None:
+        return None
+    if warm.process.poll() is not None:  # died while waiting (killed, out of memory): start afresh
+        shutil.rmtree(warm.scratch, ignore_errors=True)
+        return None
+    return warm
+
+
+def discard_warm_children() -> None:
+    """Kill the children waiting for a job and remove their folders (at exit, and in tests)."""
+    for key in list(_POOL):
+        warm = _POOL.pop(key)
+        if warm.process.poll() is None:
+            _kill(warm.process)
+        for stream in (warm.process.stdin, warm.process.stdout):
+            if stream is not None:
+                stream.close()
+        shutil.rmtree(warm.scratch, ignore_errors=True)
+
+
+atexit.register(discard_warm_children)
 
 
 MAX_OUTPUT_FILES = 8
@@ -391,8 +477,9 @@ def _outputs(out_dir: Path, limits_: Limits, what: str) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(found) if p.is_file() and not p.is_symlink()}
 
 
-def _supervise(use: str, in_dir: Path, out_dir: Path, scratch: Path, limits_: Limits, progress, should_cancel,
-               what: str) -> dict[str, Any]:
+def _launch(use: str, in_dir: Path, out_dir: Path, scratch: Path, limits_: Limits, warm: bool = False
+            ) -> tuple[subprocess.Popen, Path]:
+    """Start the sandboxed child; a warm one imports its libraries and waits on stdin for its one job."""
     seccomp_r = None
     if use == "bubblewrap":
         program = _seccomp_program()
@@ -400,27 +487,36 @@ def _supervise(use: str, in_dir: Path, out_dir: Path, scratch: Path, limits_: Li
             seccomp_r, seccomp_w = os.pipe()
             os.write(seccomp_w, program)  # a few hundred bytes: fits the pipe buffer
             os.close(seccomp_w)
-        command = _bwrap_command(_python_command(IN_DIR, OUT_DIR), in_dir, out_dir, limits_, seccomp_r)
+        command = _bwrap_command(_python_command(IN_DIR, OUT_DIR, warm), in_dir, out_dir, limits_, seccomp_r)
         cwd = None
     else:
         work = scratch / "work"
         work.mkdir()
-        command = _python_command(str(in_dir), str(out_dir))
+        command = _python_command(str(in_dir), str(out_dir), warm)
         cwd = str(work)
     stderr_path = scratch / "stderr"
     with open(stderr_path, "wb") as stderr:
         process = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr, cwd=cwd,
+            command, stdin=subprocess.PIPE if warm else subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr,
+            cwd=cwd,
             env=_child_env(), pass_fds=(seccomp_r,) if seccomp_r is not None else (), start_new_session=True,
         )
     if seccomp_r is not None:
         os.close(seccomp_r)
+    return process, stderr_path
+
+
+def _supervise(use: str, in_dir: Path, out_dir: Path, scratch: Path, limits_: Limits, progress, should_cancel,
+               what: str, started: tuple[subprocess.Popen, Path] | None = None) -> dict[str, Any]:
+    process, stderr_path = started or _launch(use, in_dir, out_dir, scratch, limits_)
     try:
         outcome = _follow(process, limits_, progress, should_cancel)
     finally:
         if process.poll() is None:
             _kill(process)
         process.stdout.close()
+        if process.stdin is not None:
+            process.stdin.close()
     kind = outcome.get("limit")
     if kind:
         raise SandboxLimitError(f"{what} exceeded {limits_.describe(kind)}", kind)
@@ -582,13 +678,20 @@ class _Events:
         self.emit({"progress": round(float(percent), 2), "stage": stage})
 
 
-def child_main(in_dir: str, out_dir: str) -> None:
-    """The child process: set limits, run the entry, write result.json, report on the event pipe."""
+def child_main(in_dir: str, out_dir: str, warm: bool = False) -> None:
+    """The child process: set limits, run the entry, write result.json, report on the event pipe.
+
+    A warm child sets its limits, imports its libraries, then waits on stdin for the one job whose
+    request its parent writes into the input folder; its CPU limit counts from that moment.
+    """
     events = _Events(os.dup(1))
     os.dup2(2, 1)  # whatever a library prints goes to stderr, never into the event stream
     try:
+        if warm:
+            _wait_for_job(Path(in_dir))
         spec = json.loads(Path(in_dir, "request.json").read_text())
-        _set_limits(spec["limits"])
+        if not warm:
+            _set_limits(spec["limits"])
         module_name, function_name = ENTRIES[spec["entry"]].split(":")
         import importlib
 
@@ -607,6 +710,26 @@ def child_main(in_dir: str, out_dir: str) -> None:
         traceback.print_exc()
         os._exit(1)
     os._exit(0)
+
+
+def _wait_for_job(in_dir: Path) -> None:
+    limits_ = json.loads((in_dir / "limits.json").read_text())
+    _set_limits({**limits_, "cpu_seconds": int(limits_["cpu_seconds"]) + 120})  # room for the imports
+    import importlib
+
+    for name in _PRELOAD:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
+    if not sys.stdin.buffer.readline():  # the parent went away before a job came
+        os._exit(0)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = int(usage.ru_utime + usage.ru_stime) + int(limits_["cpu_seconds"])
+    try:
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
+    except (ValueError, OSError):
+        pass
 
 
 def _error_kind(exc: BaseException) -> str:
