@@ -43,6 +43,7 @@ from audit.datasets import Schema
 from audit.models import ModelVersion
 from core import sandbox
 from core.models import Artifact
+from tests.workers import sandbox_children
 
 MODELS = "/api/v1/models"
 SECONDS = 2.0
@@ -446,30 +447,6 @@ def spinning_onnx(trip_count: int = 2**62) -> bytes:
     ]
     return _onnx_model(nodes, [helper.make_tensor_value_info("age", TensorProto.FLOAT, [None, 1])],
                        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [None, 2])])
-
-
-def sandbox_children() -> list[int]:
-    """Return the pids of this process's descendants that run the sandbox's child entry."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-                parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-    found = []
-    for pid in parents:
-        ancestor, steps = parents.get(pid), 0
-        while ancestor and ancestor != os.getpid() and steps < 64:
-            ancestor, steps = parents.get(ancestor), steps + 1
-        if ancestor == os.getpid():
-            try:
-                if b"child_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
-                    found.append(pid)
-            except OSError:
-                continue
-    return found
 
 
 #

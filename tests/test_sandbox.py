@@ -30,6 +30,7 @@ import pytest
 from core import sandbox
 from core.apps import check_sandbox
 from core.sandbox import Limits, SandboxCancelled, SandboxError, SandboxLimitError
+from tests.workers import sandbox_children
 
 MiB = 1024 * 1024
 GiB = 1024 * MiB
@@ -47,29 +48,6 @@ SECRETS = {
 def probe(name: str, limits: Limits = GENEROUS, **request):
     """Run the self-test probe `name` in the sandbox and return its JSON result."""
     return sandbox.run("selftest", {"probe": name, **request}, limits_=limits).result
-
-
-def sandbox_children() -> list[int]:
-    """Return the pids of this process's descendants that run the sandbox's child entry (Linux /proc)."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-    found = []
-    for pid in parents:
-        ancestor, steps = parents.get(pid), 0
-        while ancestor and ancestor != os.getpid() and steps < 64:
-            ancestor, steps = parents.get(ancestor), steps + 1
-        if ancestor == os.getpid():
-            try:
-                if b"child_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
-                    found.append(pid)
-            except OSError:
-                continue
-    return found
 
 
 def wait_until_no_children(seconds: float = 5.0) -> None:

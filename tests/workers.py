@@ -71,3 +71,26 @@ def broker_messages() -> list[str]:
     options = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {})
     folder = options.get("data_folder_in") if settings.CELERY_BROKER_URL.startswith("filesystem://") else None
     return sorted(os.listdir(folder)) if folder and os.path.isdir(folder) else []
+
+
+def sandbox_children() -> list[int]:
+    """Return the pids of this process's descendants that run the sandbox's child entry (Linux /proc)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    found = []
+    for pid in parents:
+        ancestor, steps = parents.get(pid), 0
+        while ancestor and ancestor != os.getpid() and steps < 64:
+            ancestor, steps = parents.get(ancestor), steps + 1
+        if ancestor == os.getpid():
+            try:
+                if b"child_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    found.append(pid)
+            except OSError:
+                continue
+    return found
