@@ -59,7 +59,7 @@ __all__ = [
 ]
 
 ROOT = Path(__file__).resolve().parent.parent
-IN_DIR, OUT_DIR = "/sandbox/in", "/sandbox/out"
+IN_DIR, OUT_DIR, WORK_DIR = "/sandbox/in", "/sandbox/out", "/sandbox/work"
 RESULT_NAME = "result.json"
 MAX_EVENT_LINE = 1 << 20  # a progress line is a few dozen bytes
 MAX_RESULT_BYTES = 256 * 1024**2  # an audit's Result JSON is a few megabytes
@@ -309,7 +309,9 @@ def _bwrap_command(python: list[str], in_dir: Path, out_dir: Path, limits_: Limi
         args += ["--dev-bind", device, device]
     if _gpu_devices():
         args += ["--ro-bind-try", "/sys", "/sys"]
-    args += ["--ro-bind", str(in_dir), IN_DIR, "--bind", str(out_dir), OUT_DIR, "--chdir", "/tmp"]
+    # the working directory is its own empty tmpfs: /tmp holds the path to the code when the checkout is under /tmp
+    args += ["--ro-bind", str(in_dir), IN_DIR, "--bind", str(out_dir), OUT_DIR,
+             "--size", str(limits_.tmpfs_size), "--tmpfs", WORK_DIR, "--chdir", WORK_DIR]
     if seccomp_fd is not None:
         args += ["--seccomp", str(seccomp_fd)]
     return [*args, "--", *python]
