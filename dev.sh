@@ -62,8 +62,8 @@ run() {
   "$py" manage.py collectstatic --noinput -v0
   "$py" manage.py demo
   trap 'kill $(jobs -p) 2>/dev/null; wait' EXIT INT TERM
-  # the worker starts each audit's sandboxed child ahead of time (libraries imported; one job per child)
-  ASSAY_SANDBOX_WARM=${ASSAY_SANDBOX_WARM:-1} "$VENV/bin/celery" -A assay worker -Q default,cpu,gpu \
+  # the worker starts each audit's sandboxed child ahead of time (ASSAY_SANDBOX_WARM=auto: on in workers)
+  "$VENV/bin/celery" -A assay worker -Q default,cpu,gpu \
     --concurrency "${ASSAY_WORKERS:-1}" -l warning &
   "$VENV/bin/celery" -A assay beat -l warning --pidfile= -s "$ASSAY_DATA_DIR/celerybeat-schedule" &
   "$VENV/bin/gunicorn" assay.wsgi -b "127.0.0.1:$port" -w "${WEB_CONCURRENCY:-2}" --timeout 120 --access-logfile - &

@@ -80,9 +80,13 @@ ASSAY_SANDBOX_JOB_SECONDS = envint("ASSAY_SANDBOX_JOB_SECONDS", 4 * 3600)
 ASSAY_SANDBOX_FILE_MB = envint("ASSAY_SANDBOX_FILE_MB", 2048)
 ASSAY_SANDBOX_TMPFS_MB = envint("ASSAY_SANDBOX_TMPFS_MB", 512)
 ASSAY_SANDBOX_PROCESSES = envint("ASSAY_SANDBOX_PROCESSES", 512)
-# Workers: start each audit's / DP training's sandboxed child ahead of time, libraries imported, one
-# job per child (saves ~1.5-2 s of imports per audit; costs an idle child's memory per worker process).
-ASSAY_SANDBOX_WARM = envbool("ASSAY_SANDBOX_WARM", "0")
+# Start each audit's / DP training's sandboxed child ahead of time, libraries imported, one job per
+# child (saves ~1-1.5 s of imports per audit; costs one idle child's memory per worker process).
+# "auto" (the default): on in Celery worker processes, off in web processes and commands; 1/0 force it.
+ASSAY_SANDBOX_WARM = os.getenv("ASSAY_SANDBOX_WARM", "auto")
+if ASSAY_SANDBOX_WARM not in ("auto", "0", "1", "true", "false", "True", "False"):
+    raise RuntimeError(f"Unexpected value ASSAY_SANDBOX_WARM={ASSAY_SANDBOX_WARM!r}, use auto, 1 or 0")
+ASSAY_SANDBOX_WARM = ASSAY_SANDBOX_WARM if ASSAY_SANDBOX_WARM == "auto" else ASSAY_SANDBOX_WARM in ("1", "true", "True")
 # Watermarking: the XMP namespace of the AIGC label (not settled by GB 45438; see WATERMARK.md) and
 # the PEM file of CAs whose C2PA signatures count as trusted (empty: every signature is "untrusted").
 ASSAY_AIGC_XMP_NAMESPACE = os.getenv("ASSAY_AIGC_XMP_NAMESPACE", "http://www.tc260.org.cn/ns/AIGC/1.0/")

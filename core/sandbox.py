@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import atexit
 import json
+import logging
 import os
 import platform
 import resource
@@ -413,21 +414,45 @@ class _Warm:
 _POOL: dict[tuple, _Warm] = {}
 
 
+# Set in Celery worker processes (assay/celery.py): "auto" means warm children there and nowhere else.
+_IN_WORKER = False
+
+
 def _warm_enabled() -> bool:
     try:
         from django.conf import settings
 
-        return bool(getattr(settings, "ASSAY_SANDBOX_WARM", False))
+        value = getattr(settings, "ASSAY_SANDBOX_WARM", "auto")
     except Exception:  # no Django settings
-        return os.environ.get("ASSAY_SANDBOX_WARM", "0") in ("1", "true", "True")
+        value = os.environ.get("ASSAY_SANDBOX_WARM", "auto")
+    if value == "auto":
+        return _IN_WORKER
+    return value in (True, "1", "true", "True")
+
+
+def warm_up_worker(**_: Any) -> None:
+    """Celery's worker_process_init: mark this process a worker and start its first job's child now."""
+    global _IN_WORKER
+    _IN_WORKER = True
+    if _warm_enabled():
+        try:
+            _prestart(backend(), limits("job"))
+        except Exception as exc:  # a worker must start even if no child can; the job then reports why
+            logging.getLogger(__name__).warning("could not pre-start a sandboxed child: %s", exc)
 
 
 def _prestart(use: str, limits_: Limits) -> None:
-    """Start the child the next job with these limits will use (non-blocking); at most one per key."""
+    """Start the child the next job with these limits will use (non-blocking).
+
+    One idle child per process: a child waiting with other limits (a DP run's after an audit's) is
+    stopped first, so a worker never holds more than one idle interpreter's memory.
+    """
     key = (use, limits_, os.getpid())
     current = _POOL.get(key)
     if current is not None and current.process.poll() is None:
         return
+    for other in [k for k in _POOL if k != key and k[2] == os.getpid()]:
+        _stop(_POOL.pop(other))
     scratch = Path(tempfile.mkdtemp(prefix="assay-sandbox-"))
     (scratch / "in").mkdir()
     (scratch / "out").mkdir()
@@ -450,16 +475,19 @@ def _warm_child(use: str, limits_: Limits) -> _Warm | None:
     return warm
 
 
+def _stop(warm: _Warm) -> None:
+    if warm.process.poll() is None:
+        _kill(warm.process)
+    for stream in (warm.process.stdin, warm.process.stdout):
+        if stream is not None:
+            stream.close()
+    shutil.rmtree(warm.scratch, ignore_errors=True)
+
+
 def discard_warm_children() -> None:
     """Kill the children waiting for a job and remove their folders (at exit, and in tests)."""
     for key in list(_POOL):
-        warm = _POOL.pop(key)
-        if warm.process.poll() is None:
-            _kill(warm.process)
-        for stream in (warm.process.stdin, warm.process.stdout):
-            if stream is not None:
-                stream.close()
-        shutil.rmtree(warm.scratch, ignore_errors=True)
+        _stop(_POOL.pop(key))
 
 
 atexit.register(discard_warm_children)
@@ -548,8 +576,6 @@ def _supervise(use: str, in_dir: Path, out_dir: Path, scratch: Path, limits_: Li
 
 
 def _log_stderr(path: Path) -> None:
-    import logging
-
     try:
         with open(path, "rb") as handle:
             handle.seek(max(0, path.stat().st_size - 4000))

@@ -1,5 +1,6 @@
 """Pre-warmed sandbox children (ASSAY_SANDBOX_WARM): started ahead of their job, one job each, same limits."""
 
+import dataclasses
 import os
 import time
 
@@ -65,7 +66,26 @@ def test_discarding_kills_the_waiting_children_and_removes_their_folders(warm):
     assert child.process.poll() is not None and not child.scratch.exists() and sandbox._POOL == {}
 
 
-def test_it_is_off_by_default(settings):
-    assert settings.ASSAY_SANDBOX_WARM is False or os.environ.get("ASSAY_SANDBOX_WARM") == "1"
+def test_auto_is_off_outside_workers_and_on_in_a_worker_process(settings, monkeypatch):
+    settings.ASSAY_SANDBOX_WARM = "auto"
+    monkeypatch.setattr(sandbox, "_IN_WORKER", False)
     sandbox.run("selftest", {"probe": "env"})
-    assert sandbox._POOL == {} or settings.ASSAY_SANDBOX_WARM
+    assert sandbox._POOL == {}  # web processes and commands start no idle child
+    try:
+        sandbox.warm_up_worker()  # what Celery's worker_process_init calls
+        (child,) = _waiting()
+        assert child.key == (sandbox.backend(), sandbox.limits("job"), os.getpid())
+        _wait_until_imported()
+        sandbox.run("selftest", {"probe": "env"})
+        (replacement,) = _waiting()
+        assert child.process.poll() is not None and replacement is not child  # took the job; the next one waits
+    finally:
+        sandbox.discard_warm_children()
+
+
+def test_a_worker_process_holds_at_most_one_idle_child(warm):
+    small = dataclasses.replace(sandbox.limits("job"), cpu_seconds=30, wall_seconds=30)
+    sandbox.run("selftest", {"probe": "env"})
+    sandbox.run("selftest", {"probe": "env"}, limits_=small)
+    (child,) = _waiting()
+    assert child.key[1] == small
