@@ -37,6 +37,24 @@ class AISystem(OrganizationOwned):
     )
     placed_on_eu_market = models.BooleanField(default=False)
     placed_before_2026_08_02 = models.BooleanField(default=False)
+    # Compliance profile (COMPLIANCE.md Appendix 2, A2.1-A2.3)
+    placed_on_market_on = models.DateField(null=True, blank=True,
+                                           help_text="When the system was first placed on the market (Art. 111)")
+    significantly_changed = models.BooleanField(
+        default=False, help_text="Significantly changed in design after the high-risk date (Art. 111(2))")
+    art6_3_derogation = models.BooleanField(
+        default=False, help_text="Relies on the Art. 6(3) derogation (not high-risk despite Annex III)")
+    public_sector = models.CharField(
+        max_length=24, blank=True, default="",
+        choices=[("", "No"), ("public_body", "Public body"), ("public_service", "Private provider of public services")],
+        help_text="The deployer is a public body or a private provider of public services (Art. 27(1), 49(3))")
+    interacts_with_persons = models.BooleanField(
+        default=False, help_text="Intended to interact directly with natural persons (Art. 50(1))")
+    biometric_editing = models.BooleanField(
+        default=False, help_text="Can edit faces, voices or other biometric features (DS Art. 14-15)")
+    no_public_opinion_reason = models.TextField(
+        blank=True, help_text="Why the service has no public-opinion attribute or mobilisation capacity "
+                              "(without a reason the Chinese filing items apply)")
     current_model = models.ForeignKey(
         "ModelVersion", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

@@ -56,6 +56,8 @@ def _clean_fields(values: dict | None, allowed: tuple[str, ...], label: str) -> 
 SYSTEM_FIELDS = ("name", "description", "intended_purpose", "domain", "annex_iii_point", "role", "output_modalities",
                  "public_in_mainland_china", "public_opinion_capacity", "users_can_download", "general_purpose",
                  "systemic_risk", "emotion_or_biometric", "placed_on_eu_market", "placed_before_2026_08_02",
+                 "placed_on_market_on", "significantly_changed", "art6_3_derogation", "public_sector",
+                 "interacts_with_persons", "biometric_editing", "no_public_opinion_reason",
                  "current_model")
 
 

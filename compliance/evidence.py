@@ -120,6 +120,7 @@ def evaluate(item: Item, ctx: EvidenceContext) -> Outcome:
     handler = {
         "metric_report": _metric_report, "watermark_check": _watermark_check, "log_integrity": _log_integrity,
         "document": _document, "manual_attestation": _attested, "process": _attested,
+        "system_logs": _system_logs, "generative_evaluation": _generative_evaluation,
     }[item.evidence_type]
     outcome = handler(item, ctx)
     if item.also_attest and outcome.status == ItemStatus.MET:
@@ -150,6 +151,19 @@ def _document(item: Item, ctx: EvidenceContext) -> Outcome:
     newest = docs[0]
     return Outcome(ItemStatus.MET, f"{label}: {newest.title!r} uploaded {newest.created:%Y-%m-%d}",
                    [document_link(d) for d in docs[:3]])
+
+
+GENERATIVE_PENDING = "no evidence yet: a generative safety evaluation"
+
+
+def _generative_evaluation(item: Item, ctx: EvidenceContext) -> Outcome:
+    """Generative-content safety is never evidenced by a tabular metric (COMPLIANCE.md A2.2/A2.3)."""
+    return Outcome(ItemStatus.NO_EVIDENCE, f"{GENERATIVE_PENDING} ({item.evidence_hint}); Assay has no generative "
+                   "evaluation run for this system, and tabular metrics cannot stand in for it")
+
+
+def _system_logs(item: Item, ctx: EvidenceContext) -> Outcome:
+    return Outcome(ItemStatus.NO_EVIDENCE, "no event log of this system yet")
 
 
 def _log_integrity(item: Item, ctx: EvidenceContext) -> Outcome:

@@ -22,7 +22,8 @@ DEFAULT_DIR = Path(__file__).resolve().parent / "frameworks"
 FILE_FIELDS = {"bundle", "instrument", "title", "version", "as_of", "items"}
 REQUIRED_ITEM_FIELDS = ("id", "framework", "article", "title", "requirement", "applicability", "evidence_type",
                         "evidence_hint", "applies_from", "verification", "source_url")
-OPTIONAL_ITEM_FIELDS = ("applies_from_original", "metrics", "document_kind", "layers", "also_attest", "notes")
+OPTIONAL_ITEM_FIELDS = ("applies_from_original", "metrics", "document_kind", "layers", "also_attest", "notes",
+                        "date_basis", "title_zh", "requirement_zh", "informational")
 APPLICABILITY_FIELDS = {"risk_tier": v.RISK_TIERS, "role": v.ROLES, "modality": v.MODALITIES,
                         "conditions": tuple(v.CONDITIONS)}
 ID_PATTERN = re.compile(r"^(EU|CN)-[A-Z0-9]+(-[A-Z0-9]+)*$")
@@ -56,6 +57,21 @@ class Item:
     layers: tuple[str, ...] = ()
     also_attest: bool = False
     notes: str = ""
+    date_basis: str = "law"
+    informational: bool = False  # "encouraged" (鼓励): never "not met"
+    title_zh: str = ""
+    requirement_zh: str = ""
+
+    @property
+    def text_version(self) -> str:
+        """Return a short hash of what an attestation vouches for: the article, wording and dates.
+
+        A new framework version that changes any of them changes this, and attestations made
+        against the old text ask for renewal (COMPLIANCE.md A2.2).
+        """
+        dates = ",".join(f"{k}={d.isoformat()}" for k, d in sorted(self.applies_from.items()))
+        text = "\n".join([self.article, self.title, self.requirement, dates])
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -244,7 +260,8 @@ def _item(raw: Any, bundle: str, path: Path, problems: _Problems) -> Item | None
         source_url=str(raw["source_url"]), source_file=path.name, line=line, applies_from_original=original,
         metrics=tuple(raw.get("metrics") or ()), document_kind=raw.get("document_kind", ""),
         layers=tuple(raw.get("layers") or ()), also_attest=bool(raw.get("also_attest", False)),
-        notes=str(raw.get("notes", "")),
+        notes=str(raw.get("notes", "")), informational=bool(raw.get("informational", False)), date_basis=str(raw.get("date_basis", "law")),
+        title_zh=str(raw.get("title_zh", "")), requirement_zh=" ".join(str(raw.get("requirement_zh", "")).split()),
     )
 
 
@@ -257,6 +274,8 @@ def _check_words(raw: _Map, bundle: str, path: Path, problems: _Problems) -> Non
         problems.add(path, lines["framework"], f"framework {raw['framework']!r} is not an instrument of {bundle}")
     if raw["verification"] not in v.VERIFICATION:
         problems.add(path, lines["verification"], f"verification must be V, S or U, not {raw['verification']!r}")
+    if raw.get("date_basis", "law") not in v.DATE_BASES:
+        problems.add(path, lines["date_basis"], f"date_basis must be one of {', '.join(v.DATE_BASES)}")
     kind = raw["evidence_type"]
     if kind not in v.EVIDENCE_TYPES:
         problems.add(path, lines["evidence_type"], f"unknown evidence_type {kind!r}")

@@ -27,7 +27,9 @@ DISCLAIMER = ("Not legal advice: an automated reading of paraphrased rules and A
               "check it with a qualified lawyer before relying on it.")
 PROFILE_FIELDS = ("name", "intended_purpose", "domain", "annex_iii_point", "role", "output_modalities",
                   "public_in_mainland_china", "public_opinion_capacity", "users_can_download", "general_purpose",
-                  "systemic_risk", "emotion_or_biometric", "placed_on_eu_market", "placed_before_2026_08_02")
+                  "systemic_risk", "emotion_or_biometric", "placed_on_eu_market", "placed_before_2026_08_02",
+                  "placed_on_market_on", "significantly_changed", "art6_3_derogation", "public_sector",
+                  "interacts_with_persons", "biometric_editing", "no_public_opinion_reason")
 DEFAULT_ATTESTATION_DAYS = 365
 MAX_TEXT = 20_000
 _REGISTRY: Registry | None = None
@@ -64,7 +66,10 @@ def attestation_days() -> int:
 
 def profile_of(system: AISystem) -> dict[str, Any]:
     """Return the profile fields applicability reads, as plain JSON."""
-    return {name: getattr(system, name) for name in PROFILE_FIELDS}
+    out = {name: getattr(system, name, None) for name in PROFILE_FIELDS}
+    if isinstance(out.get("placed_on_market_on"), dt.date):
+        out["placed_on_market_on"] = out["placed_on_market_on"].isoformat()
+    return out
 
 
 def parse_bundle(name: str) -> str:
@@ -118,7 +123,8 @@ def _evaluate_item(item, profile, classification, ctx) -> dict[str, Any]:
         "applies_from": decision.applies_from.isoformat() if decision.applies_from else None,
         "applies_from_original": (decision.applies_from_original.isoformat()
                                   if decision.applies_from_original else None),
-        "route": decision.route or None, "in_force": decision.in_force(ctx.on),
+        "route": decision.route or None, "in_force": decision.in_force(ctx.on), "date_basis": decision.date_basis,
+        "text_version": item.text_version, "title_zh": item.title_zh, "requirement_zh": item.requirement_zh,
     }
     if not decision.applies:
         return {**row, "status": ItemStatus.NOT_APPLICABLE.value, "status_reason": decision.reason, "evidence": []}

@@ -12,30 +12,38 @@ INSTRUMENTS = {
     "cn_labeling_measures": "cn_genai",
     "cn_gb45438": "cn_genai",
 }
-RISK_TIERS = ("any", "prohibited", "high_risk", "transparency", "minimal", "gpai", "gpai_systemic",
+RISK_TIERS = ("any", "prohibited", "high_risk", "high_risk_candidate", "transparency", "minimal", "gpai", "gpai_systemic",
               "cn_public_genai", "cn_opinion_mobilization", "cn_deep_synthesis")
 ROLES = ("all", "provider", "deployer", "importer", "distributor", "platform", "app_store", "tech_supporter", "user")
 MODALITIES = ("any", "text", "image", "audio", "video", "virtual_scene", "interactive_ui")
-EVIDENCE_TYPES = ("metric_report", "document", "watermark_check", "log_integrity", "manual_attestation", "process")
+# system_logs: the AI system's own event logs (ingested or uploaded), never Assay's activity log (A2.2);
+# generative_evaluation: a generative safety evaluation (GB/T 45654, GENAI.md), never a tabular metric.
+EVIDENCE_TYPES = ("metric_report", "document", "watermark_check", "log_integrity", "system_logs",
+                  "generative_evaluation", "manual_attestation", "process")
+# How sure the date is: `law` (the text names it) or `interpretation` (reasoned, COMPLIANCE.md A2.1).
+DATE_BASES = ("law", "interpretation")
 VERIFICATION = {"V": "verified", "S": "secondary", "U": "unverified"}
 WATERMARK_LAYERS = ("explicit", "metadata", "c2pa", "invisible")
 
 # Route keys an `applies_from` mapping may use; the system's profile picks one (applicability.routes).
-ROUTES = ("default", "annex_iii", "annex_i", "on_market_before_2026_08_02")
+ROUTES = ("default", "annex_iii", "annex_i", "on_market_before_2026_08_02", "gpai_before_2025_08_02")
 
 # Conditions read from the profile, and conditions the profile cannot tell (assumed, and said so).
 PROFILE_CONDITIONS = {
     "offers_download": "users can download or export generated content",
     "emotion_or_biometric": "uses emotion recognition or biometric categorisation",
-    "fria_scope": "Annex III 5(b) credit scoring or 5(c) life/health insurance (public bodies and "
-                  "public-service providers are not in the profile)",
+    "fria_scope": "the deployer is a public body or a private provider of public services, or the system is "
+                  "Annex III 5(b) credit scoring or 5(c) life/health insurance pricing (Art. 27(1))",
+    "public_authority": "the deployer is a public authority (Art. 49(3))",
+    "interacts_with_persons": "intended to interact directly with natural persons (Art. 50(1))",
+    "biometric_editing": "the service can edit faces, voices or other biometric features (profile)",
+    "image_video_or_gpai": "generates images or video, or is a general-purpose AI model (Art. 5(1)(ba)/(bb))",
 }
 ASSUMED_CONDITIONS = {
     "not_assistive_standard_editing": "assumed: the output is more than assistive standard editing",
     "deepfake": "assumed: the output can resemble real persons, objects or events (deep fake)",
     "public_interest_text": "assumed: text is published to inform the public on matters of public interest",
     "non_eu_provider": "assumed: the provider is established outside the EU (not in the profile)",
-    "biometric_editing": "assumed: the service can edit faces, voices or other biometric features",
 }
 CONDITIONS = {**PROFILE_CONDITIONS, **ASSUMED_CONDITIONS}
 

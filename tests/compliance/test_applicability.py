@@ -62,7 +62,9 @@ def test_a_public_image_generator_in_china_gets_the_labelling_items():
     assert result["EU-ART50-2"].applies_from == dt.date(2026, 8, 2)
     assert not result["CN-GB45438-VID-1"].applies and "video" in result["CN-GB45438-VID-1"].reason
     assert not result["EU-ART9-1"].applies
-    assert not result["CN-GAI-ART17-1"].applies  # no public-opinion capacity
+    assert result["CN-GAI-ART17-1"].applies  # filing applies by default (A2.3)
+    with_reason = decisions({**IMAGE_GENERATOR, "no_public_opinion_reason": "B2B poster tool, no feeds or comments"})
+    assert not with_reason["CN-GAI-ART17-1"].applies
     assert not result["CN-LBL-ART6-1"].applies  # platform duty
     no_download = decisions({**IMAGE_GENERATOR, "users_can_download": False})["CN-LBL-ART4-2"]
     assert not no_download.applies and "download" in no_download.reason
@@ -91,7 +93,8 @@ def test_fria_applies_to_a_credit_scoring_deployer_only():
 
 
 def test_opinion_capacity_brings_the_filing_items():
-    result = applying({**IMAGE_GENERATOR, "public_opinion_capacity": True})
+    result = applying({**IMAGE_GENERATOR, "public_opinion_capacity": True,
+                       "no_public_opinion_reason": "ignored: the capacity flag is set"})
     assert {"CN-GAI-ART17-1", "CN-ALG-ART24-1", "CN-ALG-ART27-1", "CN-DS-ART20-1", "CN-LBL-ART12-1"} <= result
 
 
