@@ -118,6 +118,7 @@ INSTALLED_APPS = [
     "compliance",
     "watermark",
     "privacy",
+    "moderation",
 ]
 
 MIDDLEWARE = [
@@ -290,6 +291,18 @@ CACHES = {
 # Outbound calls (webhooks, generative endpoints; core/outbound.py) go to public addresses only,
 # unless this lets them reach loopback, private and link-local ones (a demo, a closed network).
 ASSAY_OUTBOUND_ALLOW_PRIVATE = envbool("ASSAY_OUTBOUND_ALLOW_PRIVATE", "0")
+
+# Moderation (moderation/): decisions are spooled per process and written in chained batches of
+# ASSAY_MODERATION_BATCH_SIZE or every ASSAY_MODERATION_BATCH_SECONDS; kept ASSAY_MODERATION_RETENTION_DAYS.
+ASSAY_MODERATION_RETENTION_DAYS = envint("ASSAY_MODERATION_RETENTION_DAYS", 180)
+ASSAY_MODERATION_BATCH_SIZE = envint("ASSAY_MODERATION_BATCH_SIZE", 500)
+ASSAY_MODERATION_BATCH_SECONDS = envint("ASSAY_MODERATION_BATCH_SECONDS", 5)
+ASSAY_MODERATION_CACHE_SECONDS = envint("ASSAY_MODERATION_CACHE_SECONDS", 5)  # compiled policies re-checked after
+ASSAY_MODERATION_RATE_LIMIT = envint("ASSAY_MODERATION_RATE_LIMIT", 60000)  # calls a minute per organisation; 0: none
+ASSAY_MODERATION_MAX_INPUTS = envint("ASSAY_MODERATION_MAX_INPUTS", 128)
+ASSAY_MODERATION_MAX_CHARS = envint("ASSAY_MODERATION_MAX_CHARS", 200_000)
+CELERY_BEAT_SCHEDULE["moderation-flush"] = {"task": "assay.moderation.flush", "schedule": 60.0,
+                                            "options": {"queue": "default"}}
 
 if not DEBUG and envbool("ASSAY_PRODUCTION", "0"):
     SECURE_HSTS_SECONDS = 31536000

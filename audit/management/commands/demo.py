@@ -59,6 +59,9 @@ class Command(BaseCommand):
         token, _ = Token.objects.get_or_create(user=user)
         adult = self._adult_system(org, user)
         self._poster_system(org, user)
+        from moderation.demo import load_demo
+
+        load_demo(org, user)  # moderation: default policy, demo classifier, evaluation
         dataset = self._adult_dataset(adult, user)
         if not opts["no_model"] and adult.current_model_id is None:
             from audit.management.commands.train_baseline import train_and_register
