@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import importlib
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from audit.metrics.state import AuditState, MetricOutcome
 
-__all__ = ["MetricSpec", "CATALOG", "DIMENSIONS", "status_for", "dimension_scores",
+__all__ = ["MetricSpec", "CATALOG", "DIMENSIONS", "status_for", "dimension_scores", "validate_thresholds",
+           "thresholds_used",
            "PASS", "WARN", "FAIL", "NOT_APPLICABLE", "SMALL_GROUP_ROWS"]
 
 PASS, WARN, FAIL, NOT_APPLICABLE = "pass", "warn", "fail", "not_applicable"
@@ -121,9 +123,11 @@ def thresholds_for(metric_id: str, override: dict[str, Any] | None = None) -> tu
     if metric_id not in CATALOG:
         raise ValueError(UNKNOWN_METRIC_ERROR.format(metric_id))
     spec = CATALOG[metric_id]
-    override = override or {}
+    override = {} if override is None else override
+    if isinstance(override, dict):
+        override = {k: v for k, v in override.items() if k != "informational"}
     if not isinstance(override, dict) or not set(override) <= {"pass", "warn"} or not all(
-        isinstance(v, int | float) and not isinstance(v, bool) for v in override.values()
+        isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in override.values()
     ):
         raise ValueError(BAD_OVERRIDE_ERROR.format(metric_id, override))
     pass_t, warn_t = float(override.get("pass", spec.pass_threshold)), float(override.get("warn", spec.warn_threshold))
@@ -145,10 +149,60 @@ def status_for(metric_id: str, value: float | None, thresholds_override: dict[st
     return PASS if value >= pass_t else WARN if value >= warn_t else FAIL
 
 
-def dimension_scores(statuses: dict[str, str]) -> dict[str, dict[str, Any]]:
-    """Return {dimension: {"score", "metrics"}}: mean of pass 1 / warn 0.5 / fail 0, n/a left out."""
+def dimension_scores(statuses: dict[str, str], informational: set[str] | frozenset = frozenset()
+                     ) -> dict[str, dict[str, Any]]:
+    """Return {dimension: {"score", "metrics"}}: mean of pass 1 / warn 0.5 / fail 0.
+
+    Metrics that are not applicable, and those an organisation marked informational, are left out.
+    """
     out = {}
     for dimension, ids in DIMENSIONS.items():
-        points = [STATUS_POINTS[statuses[i]] for i in ids if statuses.get(i) in STATUS_POINTS]
+        points = [STATUS_POINTS[statuses[i]] for i in ids if statuses.get(i) in STATUS_POINTS and i not in informational]
         out[dimension] = {"score": sum(points) / len(points) if points else None, "metrics": ids}
+        if informational & set(ids):
+            out[dimension]["informational"] = sorted(informational & set(ids))
+    return out
+
+
+THRESHOLDS_TYPE_ERROR = "Thresholds must be an object mapping metric ids to {\"pass\": x, \"warn\": y} or {\"informational\": true}."
+INFORMATIONAL_ERROR = "{}: 'informational' must be true or false; got {!r}."
+
+
+def validate_thresholds(overrides: Any) -> dict[str, dict[str, Any]]:
+    """Return an organisation's threshold overrides, checked; raise ValueError naming the metric.
+
+    Each entry is {"pass": x, "warn": y} (either may be left out: the catalog's applies), and/or
+    {"informational": true} (the metric is computed and shown, but left out of its dimension score).
+    """
+    if not isinstance(overrides, dict):
+        raise ValueError(THRESHOLDS_TYPE_ERROR)
+    out = {}
+    for metric_id, override in overrides.items():
+        if metric_id not in CATALOG:
+            raise ValueError(UNKNOWN_METRIC_ERROR.format(metric_id))
+        if not isinstance(override, dict):
+            raise ValueError(BAD_OVERRIDE_ERROR.format(metric_id, override))
+        informational = override.get("informational", False)
+        if not isinstance(informational, bool):
+            raise ValueError(INFORMATIONAL_ERROR.format(metric_id, informational))
+        thresholds_for(metric_id, override)
+        entry = {k: float(override[k]) for k in ("pass", "warn") if k in override}
+        if informational:
+            entry["informational"] = True
+        if entry:
+            out[metric_id] = entry
+    return out
+
+
+def thresholds_used(overrides: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Return every metric's thresholds as an audit applies them: {id: {pass, warn, direction, source[, informational]}}."""
+    out = {}
+    for metric_id, spec in CATALOG.items():
+        override = overrides.get(metric_id) or {}
+        pass_t, warn_t = thresholds_for(metric_id, override)
+        entry = {"pass": pass_t, "warn": warn_t, "direction": spec.direction,
+                 "source": "organisation" if override else "catalog"}
+        if override.get("informational"):
+            entry["informational"] = True
+        out[metric_id] = entry
     return out

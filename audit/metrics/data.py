@@ -83,18 +83,45 @@ def spectral_flags(representations: np.ndarray, labels: np.ndarray, *, k: float 
     return flagged
 
 
+def standardised(x: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Return `x` as z-scores per column of `reference` (constant columns dropped; a missing value is 0).
+
+    Without it one wide-ranged column (an income in currency units) owns the top singular vector
+    and a trigger on two ordinary columns is invisible (METRICS.md, December amendments).
+    """
+    x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
+    reference = np.asarray(reference, dtype=np.float64).reshape(len(reference), -1)
+    with np.errstate(invalid="ignore"):
+        mean, std = np.nanmean(reference, axis=0), np.nanstd(reference, axis=0)
+    keep = np.isfinite(std) & (std > 0)
+    return np.nan_to_num((x[:, keep] - mean[keep]) / std[keep], nan=0.0, posinf=0.0, neginf=0.0)
+
+
+MAX_LISTED_ROWS = 500
+
+
 def poisoning_outcome(state: AuditState) -> MetricOutcome:
-    """DATA-03: share of sampled training rows flagged by per-class spectral signatures."""
-    rows = sample_rows(len(state.data.x_train), state.config["poisoning_rows"], seed=state.seed + 4)
+    """DATA-03: share of sampled training rows flagged by per-class spectral signatures.
+
+    Representations: the penultimate layer where Assay can reach one (zoo models, torch-export
+    programs with a hidden layer), else the encoded inputs standardised on the training rows.
+    The details list the flagged training rows (indices into the training split, first 500).
+    """
+    rows = state.sample("DATA-03", len(state.data.x_train), state.config["poisoning_rows"], offset=4)
     if len(rows) == 0:
         return MetricOutcome(None, reason="no training rows")
     x, y = state.data.x_train[rows], state.data.y_train[rows]
     reps = state.model.representations
-    flagged = spectral_flags(np.asarray(reps(x)) if reps is not None else state.flat(x), y)
+    if reps is not None:
+        r, kind = np.asarray(reps(x)), "penultimate layer"
+    else:
+        r, kind = standardised(state.flat(x), state.flat(state.data.x_train)), "standardised encoded inputs"
+    flagged = spectral_flags(r, y)
     by_class = {state.model.classes[int(c)]: {"rows": int((y == c).sum()), "flagged": int(flagged[y == c].sum())}
                 for c in np.unique(y)}
-    details = {"k": SPECTRAL_K, "rows": int(len(rows)), "by_class": by_class,
-               "representations": "penultimate layer" if reps is not None else "encoded inputs"}
+    flagged_rows = [int(i) for i in rows[flagged]]
+    details = {"k": SPECTRAL_K, "rows": int(len(rows)), "by_class": by_class, "representations": kind,
+               "flagged_rows": flagged_rows[:MAX_LISTED_ROWS], "flagged_count": len(flagged_rows)}
     return MetricOutcome(float(flagged.mean()), details)
 
 

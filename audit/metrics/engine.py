@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from audit.metrics.base import AuditContext, AuditData, AuditModel
-from audit.metrics.catalog import CATALOG, NOT_APPLICABLE, dimension_scores, status_for
+from audit.metrics.catalog import CATALOG, NOT_APPLICABLE, dimension_scores, status_for, thresholds_used
 from audit.metrics.state import AuditState, MetricOutcome
 
 __all__ = ["run_audit", "validate_config", "AuditCancelled", "DEFAULTS"]
@@ -44,7 +44,10 @@ DEFAULTS: dict[str, Any] = {
     "bins": {},
     "sensitive_attributes": None,  # None: every declared attribute
     "batch_size": 8192,
+    "n_boot": 200,  # bootstrap replicates of the 95 % intervals (0: none)
+    "query_budget": 100,  # ROB-02 black-box refinement: queries per row against the real model (0: none)
 }
+_INTS_MIN_0 = ("n_boot", "query_budget")
 _INTS_MIN_1 = ("pgd_steps", "noise_draws", "ig_steps", "ig_rows", "sensitivity_rows", "sensitivity_samples",
                "infidelity_samples", "surrogate_depth", "surrogate_rows", "mia_rows", "poisoning_rows",
                "min_group_size", "batch_size")
@@ -66,6 +69,8 @@ MAXIMA: dict[str, int | float] = {
     "poisoning_rows": 100_000,
     "min_group_size": 1_000_000,
     "batch_size": 262_144,
+    "n_boot": 10_000,
+    "query_budget": 10_000,
     "epsilon": 100.0,
     "noise_sigma": 100.0,
     "sensitivity_radius": 100.0,
@@ -119,6 +124,9 @@ def validate_config(config: dict[str, Any] | None = None, *, image: bool = False
     for key in _INTS_MIN_1:
         if not _is_int(out[key]) or out[key] < 1:
             raise ValueError(INT_ERROR.format(key, 1, out[key]))
+    for key in _INTS_MIN_0:
+        if not _is_int(out[key]) or out[key] < 0:
+            raise ValueError(INT_ERROR.format(key, 0, out[key]))
     for key in _POSITIVE_FLOATS:
         if not _is_number(out[key]) or out[key] <= 0:
             raise ValueError(FLOAT_ERROR.format(key, out[key]))
@@ -192,7 +200,7 @@ def run_audit(
     _check_data(data, config)
     device = _resolve_device(device)
     state = AuditState(model, data, config, context=context, device=device)
-    overrides = context.thresholds if context is not None else {}
+    overrides = (context.thresholds or {}) if context is not None else {}
     started, metrics, durations = time.perf_counter(), {}, {}
     for i, spec in enumerate(CATALOG.values()):
         if should_cancel is not None and should_cancel():
@@ -206,8 +214,31 @@ def run_audit(
         if progress is not None:
             progress(round(100 * (i + 1) / len(CATALOG)), spec.id)
     statuses = {k: v["status"] for k, v in metrics.items()}
-    return {"config": config, "metrics": metrics, "dimensions": dimension_scores(statuses),
+    used = thresholds_used(overrides)
+    informational = {k for k, v in used.items() if v.get("informational")}
+    for metric_id in informational:
+        metrics[metric_id]["informational"] = True
+    return {"config": config, "metrics": metrics, "dimensions": dimension_scores(statuses, informational),
+            "baseline": (base := baseline(state)), "trivial_model": base["trivial_model"],
+            "thresholds": used, "samples": dict(state.samples),
             "timings": {"total_s": time.perf_counter() - started, "metrics_s": durations}, "device": device}
+
+
+def baseline(state: AuditState) -> dict[str, Any]:
+    """Return the model's evaluation accuracy against always predicting the training majority class.
+
+    A model that does not beat the majority class is flagged `trivial_model`: several metrics
+    (FAIR-01, ROB-01, …) pass vacuously on a model that predicts one class for everyone.
+    """
+    counts = np.bincount(state.data.y_train, minlength=state.n_classes) if len(state.data.y_train) else \
+        np.bincount(state.data.y_eval, minlength=state.n_classes)
+    majority = int(np.argmax(counts))
+    majority_accuracy = float(np.mean(state.data.y_eval == majority))
+    accuracy = state.accuracy_eval
+    predicted = np.bincount(state.yhat_eval, minlength=state.n_classes)
+    return {"accuracy": accuracy, "majority_class": state.model.classes[majority],
+            "majority_accuracy": majority_accuracy, "predicted_classes": int((predicted > 0).sum()),
+            "trivial_model": bool(accuracy <= majority_accuracy + 1e-12)}
 
 
 def _entry(metric_id: str, outcome: MetricOutcome, override: dict | None, duration: float, *, assumed: bool) -> dict:

@@ -9,6 +9,7 @@ The definitions and their edge cases follow fairlearn (`demographic_parity_diffe
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,7 @@ import numpy as np
 
 from audit.metrics.catalog import SMALL_GROUP_ROWS
 from audit.metrics.state import AuditState, MetricOutcome
+from audit.metrics.uncertainty import cell_bootstrap, rng_for
 
 __all__ = [
     "GroupTable",
@@ -322,7 +324,81 @@ def fairness_outcome(state: AuditState, metric_id: str, *, higher_is_better: boo
     details = _details(state, by_class, worst_key)
     if worst_key is None:
         return MetricOutcome(None, details, reason=_no_value_reason(metric_id, by_class))
+    entries = [(c, name) for c, attrs in by_class.items() for name, e in attrs.items() if e["value"] is not None]
+    details["ci95"] = fairness_interval(state, metric_id, higher_is_better,
+                                        [(state.model.classes.index(c), name) for c, name in entries])
+    details["n_boot"] = state.config["n_boot"]
     return MetricOutcome(worst, details)
+
+
+# ------------------------------------------------------------------------- bootstrap intervals
+def _vector_rates(t: np.ndarray) -> dict[str, np.ndarray]:
+    """Rates per replicate and group from counts t (B, g, 4) = tn, fp, fn, tp; NaN for an empty group."""
+    tn, fp, fn, tp = (t[..., i].astype(np.float64) for i in range(4))
+    n = tn + fp + fn + tp
+    present = n > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rates = {"selection": (tp + fp) / n, "label": (tp + fn) / n, "accuracy": (tp + tn) / n,
+                 "tpr": np.where(tp + fn > 0, tp / (tp + fn), 0.0), "fpr": np.where(fp + tn > 0, fp / (fp + tn), 0.0)}
+    enough = present.sum(axis=-1) >= 2  # a replicate that lost a group compares fewer groups
+    return {k: np.where(present, v, np.nan) for k, v in rates.items()} | {"enough": enough}
+
+
+def _vgap(v: np.ndarray) -> np.ndarray:
+    with warnings.catch_warnings():  # all-NaN slices (a replicate without the group) give NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmax(v, axis=-1) - np.nanmin(v, axis=-1)
+
+
+def _vector_value(metric_id: str, t: np.ndarray, overall: np.ndarray) -> np.ndarray:
+    r = _vector_rates(t)
+    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        if metric_id == "FAIR-01":
+            value = _vgap(r["selection"])
+        elif metric_id == "FAIR-02":
+            value = np.nanmin(r["selection"], axis=-1) / np.nanmax(r["selection"], axis=-1)
+        elif metric_id == "FAIR-03":
+            value = np.fmax(_vgap(r["tpr"]), _vgap(r["fpr"]))
+        elif metric_id == "FAIR-04":
+            value = _vgap(r["tpr"])
+        elif metric_id == "FAIR-05":
+            value = _vgap(r["accuracy"]) / overall
+        else:
+            label_gap = _vgap(r["label"])
+            value = np.where(label_gap < LABEL_GAP_MIN, np.nan, _vgap(r["selection"]) / label_gap)
+    return np.where(r["enough"], value, np.nan)
+
+
+def fairness_interval(state: AuditState, metric_id: str, higher_is_better: bool,
+                      entries: list[tuple[int, str]]) -> list[float] | None:
+    """Return the 95 % bootstrap interval of the reported (worst) value over `entries` (class, attribute).
+
+    Rows are resampled jointly for every attribute and class: the code of a row is its group in
+    each attribute with its true and predicted class, and each replicate rebuilds every group
+    table from the resampled codes (`uncertainty.cell_bootstrap`).
+    """
+    groups = sensitive_groups(state, "eval")
+    names = list(groups)
+    encoded = {name: encode_groups(groups[name][0]) for name in names}
+    kept = {name: np.isin(encoded[name][0], group_tables(state)[c][name][0].groups)
+            for c in state.target_classes for name in names}
+    codes = np.column_stack([*(encoded[name][1] for name in names), state.data.y_eval, state.yhat_eval])
+
+    def statistic(draws: np.ndarray, cells: np.ndarray) -> np.ndarray:
+        worst = None
+        for c, name in entries:
+            j, n_groups = names.index(name), len(encoded[name][0])
+            index = 4 * cells[:, j] + 2 * (cells[:, -2] == c) + (cells[:, -1] == c)
+            onehot = np.zeros((len(cells), 4 * n_groups))
+            onehot[np.arange(len(cells)), index] = 1.0
+            table = (draws @ onehot).reshape(len(draws), n_groups, 4)[:, kept[name], :]
+            overall = draws @ ((cells[:, -2] == c) == (cells[:, -1] == c)) / draws.sum(axis=1)
+            value = _vector_value(metric_id, table, overall)
+            worst = value if worst is None else (np.fmin if higher_is_better else np.fmax)(worst, value)
+        return worst
+
+    return cell_bootstrap(codes, statistic, n_boot=state.config["n_boot"], rng=rng_for(state.seed, metric_id))
 
 
 def _attribute_entry(state: AuditState, name: str, table: GroupTable, dropped: dict[str, int]) -> dict[str, Any]:

@@ -6,7 +6,8 @@ import math
 
 import numpy as np
 
-from audit.metrics.state import AuditState, MetricOutcome, sample_rows
+from audit.metrics.state import AuditState, MetricOutcome
+from audit.metrics.uncertainty import ks_bootstrap, rng_for
 
 __all__ = ["membership_advantage", "roc_auc", "ks_critical_value"]
 
@@ -56,16 +57,32 @@ def ks_critical_value(n: int, m: int) -> float:
     return 1.36 * math.sqrt((n + m) / (n * m))
 
 
+def _advantage_replicates(sorted_losses: np.ndarray, w_members: np.ndarray, w_others: np.ndarray) -> np.ndarray:
+    """Advantage per replicate from resampling weights over the pooled, sorted losses."""
+    tpr = np.cumsum(w_members, axis=1) / w_members.sum(axis=1, keepdims=True)
+    fpr = np.cumsum(w_others, axis=1) / w_others.sum(axis=1, keepdims=True)
+    last_of_tie = np.append(sorted_losses[1:] != sorted_losses[:-1], True)
+    return np.maximum(0.0, (tpr - fpr)[:, last_of_tie].max(axis=1))
+
+
 def membership_outcome(state: AuditState) -> MetricOutcome:
-    """PRIV-01: loss-threshold membership inference advantage with the KS indistinguishability rule."""
-    n = min(state.config["mia_rows"], len(state.data.x_train), len(state.data.x_eval))
-    if n == 0:
+    """PRIV-01: loss-threshold membership inference advantage with the KS indistinguishability rule.
+
+    Members: up to `mia_rows` training rows; non-members: up to `mia_rows` evaluation rows (each
+    side uses every row it has up to the cap, so the estimate does not hang on one draw).
+    """
+    n = min(state.config["mia_rows"], len(state.data.x_train))
+    m = min(state.config["mia_rows"], len(state.data.x_eval))
+    if n == 0 or m == 0:
         return MetricOutcome(None, reason="needs training and evaluation rows")
-    members = state.losses("train")[sample_rows(len(state.data.x_train), n, seed=state.seed + 2)]
-    others = state.losses("eval")[sample_rows(len(state.data.x_eval), n, seed=state.seed + 3)]
-    advantage, critical = membership_advantage(members, others), ks_critical_value(n, n)
-    details = {"attack": "loss threshold (Yeom et al. 2018)", "members": n, "non_members": n,
-               "auc": roc_auc(members, others), "ks_critical_value": critical}
+    members = state.losses("train")[state.sample("PRIV-01 members", len(state.data.x_train), n, offset=2)]
+    others = state.losses("eval")[state.sample("PRIV-01 non-members", len(state.data.x_eval), m, offset=3)]
+    advantage, critical = membership_advantage(members, others), ks_critical_value(n, m)
+    details = {"attack": "loss threshold (Yeom et al. 2018)", "members": n, "non_members": m,
+               "auc": roc_auc(members, others), "ks_critical_value": critical,
+               "ci95": ks_bootstrap(members, others, _advantage_replicates, n_boot=state.config["n_boot"],
+                                    rng=rng_for(state.seed, "PRIV-01")),
+               "n_boot": state.config["n_boot"]}
     if advantage < critical:
         details["note"] = "below the 95 % KS critical value: indistinguishable from zero"
         return MetricOutcome(advantage, details, status="pass")

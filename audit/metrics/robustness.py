@@ -15,8 +15,9 @@ import torch
 from sklearn.linear_model import LogisticRegression
 
 from audit.metrics.state import AuditState, MetricOutcome, PerturbationSpace
+from audit.metrics.uncertainty import cell_bootstrap, rng_for
 
-__all__ = ["fgsm", "pgd", "noise_accuracy", "LinearSurrogate"]
+__all__ = ["fgsm", "pgd", "noise_accuracy", "noise_correct_counts", "random_search", "LinearSurrogate"]
 
 LossModel = Callable[[torch.Tensor], torch.Tensor]
 
@@ -76,11 +77,29 @@ def noise_accuracy(predict: Callable[[torch.Tensor], torch.Tensor], x: torch.Ten
     return float(np.mean(accs))
 
 
-class LinearSurrogate(torch.nn.Module):
-    """A fitted sklearn logistic regression as a differentiable torch module (logits per class)."""
+def noise_correct_counts(predict: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, y: torch.Tensor, *,
+                         sigma: float, draws: int, space: PerturbationSpace, generator: torch.Generator) -> np.ndarray:
+    """Return, per row, in how many of `draws` noisy copies the model is correct (same draws as `noise_accuracy`)."""
+    counts = np.zeros(len(x), dtype=np.int64)
+    for _ in range(draws):
+        noise = torch.randn(x.shape, generator=generator, dtype=torch.float64).to(x)
+        counts += (predict(space.clip(x + space.step(noise, sigma))) == y).cpu().numpy()
+    return counts
 
-    def __init__(self, fitted: LogisticRegression, n_classes: int, dtype: torch.dtype, device: torch.device):
+
+class LinearSurrogate(torch.nn.Module):
+    """A fitted sklearn logistic regression as a differentiable torch module (logits per class).
+
+    It was fitted on standardised inputs ((x − mean) / scale, a missing value at the mean); the
+    module takes raw design-matrix rows and standardises them itself.
+    """
+
+    def __init__(self, fitted: LogisticRegression, n_classes: int, dtype: torch.dtype, device: torch.device,
+                 mean: np.ndarray | None = None, scale: np.ndarray | None = None):
         super().__init__()
+        p = fitted.coef_.shape[1]
+        self.mean = torch.as_tensor(np.zeros(p) if mean is None else mean, dtype=dtype, device=device)
+        self.scale = torch.as_tensor(np.ones(p) if scale is None else scale, dtype=dtype, device=device)
         coef = torch.as_tensor(fitted.coef_, dtype=dtype, device=device)
         bias = torch.as_tensor(fitted.intercept_, dtype=dtype, device=device)
         if coef.shape[0] == 1:  # binary sklearn: one logit for classes_[1]
@@ -92,7 +111,65 @@ class LinearSurrogate(torch.nn.Module):
         self.weight, self.bias = full_w, full_b
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.reshape(len(x), -1) @ self.weight.T + self.bias
+        z = torch.nan_to_num((x.reshape(len(x), -1) - self.mean) / self.scale, nan=0.0)
+        return z @ self.weight.T + self.bias
+
+
+def _standardise(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return (z-scores with missing values at 0, mean, scale) of the columns of `x` (scale 1 if constant)."""
+    with np.errstate(invalid="ignore"):
+        mean, scale = np.nanmean(x, axis=0), np.nanstd(x, axis=0)
+    mean = np.nan_to_num(mean, nan=0.0)
+    scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
+    return np.nan_to_num((x - mean) / scale, nan=0.0), mean, scale
+
+
+def random_search(proba: Callable[[np.ndarray], np.ndarray], x: np.ndarray, start: np.ndarray, y: np.ndarray, *,
+                  epsilon: float, scale: np.ndarray, mask: np.ndarray, low: np.ndarray, high: np.ndarray,
+                  queries: int, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+    r"""Return (examples, queries used): a score-based random search in the L∞ ball, from `start`.
+
+    The query-based refinement of ROB-02 for black-box models (a Square-Attack-like search on
+    tabular columns): each round, every row not yet misclassified proposes moving a random subset
+    of its moving columns to a random vertex of the ball (x ± ε·scale), clipped to the training
+    range, and keeps the proposal when the margin :math:`p_y - \max_{k 
+e y} p_k` of the real
+    model's probabilities decreases. The subset shrinks from half the moving columns to one.
+    One query = one row scored once; at most `queries` rounds per row.
+    """
+    adv = start.copy()
+    radius = epsilon * scale * mask
+    moving = np.flatnonzero(mask > 0)
+    if len(moving) == 0 or len(x) == 0:
+        return adv, 0
+
+    def margin(p: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        true = p[np.arange(len(rows)), y[rows]]
+        other = p.copy()
+        other[np.arange(len(rows)), y[rows]] = -np.inf
+        return true - other.max(axis=1)
+
+    active = np.arange(len(x))
+    best = margin(proba(adv), active)
+    used = len(active)
+    for round_ in range(queries):
+        active = active[best[active] >= 0] if round_ else np.flatnonzero(best >= 0)
+        if len(active) == 0:
+            break
+        share = max(1, int(round(len(moving) * 0.5 * (1 - round_ / queries))))
+        proposal = adv[active].copy()
+        pick = rng.random((len(active), len(moving))).argsort(axis=1)[:, :share]
+        cols = moving[pick]
+        signs = rng.choice([-1.0, 1.0], size=cols.shape)
+        rows = np.repeat(np.arange(len(active)), share)
+        proposal[rows, cols.ravel()] = x[active][rows, cols.ravel()] + signs.ravel() * radius[cols.ravel()]
+        proposal = np.clip(proposal, low, high)
+        candidate = margin(proba(proposal), active)
+        used += len(active)
+        better = candidate < best[active]
+        adv[active[better]] = proposal[better]
+        best[active[better]] = candidate[better]
+    return adv, used
 
 
 # ------------------------------------------------------------------------------ engine side
@@ -103,9 +180,9 @@ def surrogate(state: AuditState) -> LinearSurrogate | None:
         y = state.yhat_train[rows]
         fitted = None
         if len(np.unique(y)) >= 2:
+            z, mean, scale = _standardise(state.flat(state.data.x_train[rows]))
             lr = LogisticRegression(max_iter=1000, random_state=state.seed)
-            fitted = LinearSurrogate(lr.fit(state.flat(state.data.x_train[rows]), y), state.n_classes,
-                                     state.dtype, state.device)
+            fitted = LinearSurrogate(lr.fit(z, y), state.n_classes, state.dtype, state.device, mean, scale)
         state.__dict__["_surrogate"] = fitted
     return state.__dict__["_surrogate"]
 
@@ -133,10 +210,26 @@ def adversarial(state: AuditState, kind: str) -> torch.Tensor | None:
         if fn is not None and kind == "pgd":
             adv = pgd(fn, x, y, epsilon=cfg["epsilon"], steps=cfg["pgd_steps"], space=state.space,
                       generator=state.generator(4), batch_size=state.batch_size)
+            if not state.model.differentiable and cfg["query_budget"] > 0:
+                adv = _refine(state, x, adv, y)
         elif fn is not None:
             adv = fgsm(fn, x, y, epsilon=cfg["epsilon"], space=state.space, batch_size=state.batch_size)
         state.__dict__[key] = adv
     return state.__dict__[key]
+
+
+def _refine(state: AuditState, x: torch.Tensor, adv: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Continue the surrogate's PGD with the query-based random search against the real model."""
+    space = state.space
+    flat = lambda t: t.detach().cpu().numpy().reshape(len(t), -1).astype(np.float64)  # noqa: E731
+    shape = x.shape
+    proba = lambda m: state.predict_proba(m.reshape(len(m), *shape[1:]))  # noqa: E731
+    refined, used = random_search(
+        proba, flat(x), flat(adv), y.cpu().numpy(), epsilon=state.config["epsilon"],
+        scale=flat(space.scale[None])[0], mask=flat(space.mask[None])[0], low=flat(space.low[None])[0],
+        high=flat(space.high[None])[0], queries=state.config["query_budget"], rng=rng_for(state.seed, "ROB-02"))
+    state.__dict__["_queries_used"] = used
+    return torch.as_tensor(refined.reshape(shape), dtype=adv.dtype, device=adv.device)
 
 
 def _predict(state: AuditState, x: torch.Tensor) -> torch.Tensor:
@@ -151,12 +244,27 @@ def _relative_accuracy(state: AuditState, kind: str, extra: dict) -> MetricOutco
     if adv is None:
         return MetricOutcome(None, reason="the model predicts one class on the training rows: no surrogate to attack")
     clean = state.accuracy_eval
-    attacked = float((_predict(state, adv) == _eval_tensors(state)[1]).double().mean())
+    y = _eval_tensors(state)[1]
+    still = (_predict(state, adv) == y).cpu().numpy()
+    attacked = float(still.mean())
     details = {"epsilon": state.config["epsilon"], "gradients": method, "clean_accuracy": clean,
                "adversarial_accuracy": attacked, **extra}
+    if kind == "pgd" and "_queries_used" in state.__dict__:
+        details["refinement"] = {"method": "score-based random search against the model (L-inf ball, same epsilon)",
+                                 "query_budget_per_row": state.config["query_budget"],
+                                 "queries_used": int(state.__dict__["_queries_used"])}
     if clean == 0:
         return MetricOutcome(None, {**details, "note": "clean accuracy is 0: the ratio is undefined"})
+    details["ci95"] = _ratio_interval(state, kind, state.yhat_eval == state.data.y_eval, still.astype(np.float64), 1)
+    details["n_boot"] = state.config["n_boot"]
     return MetricOutcome(attacked / clean, details)
+
+
+def _ratio_interval(state: AuditState, metric: str, clean: np.ndarray, kept: np.ndarray, draws: int) -> list | None:
+    """95 % interval of mean(kept) / mean(clean) under row resampling (kept = correct draws / draws)."""
+    codes = np.column_stack([clean.astype(np.int64), np.rint(kept * draws).astype(np.int64)])
+    return cell_bootstrap(codes, lambda w, cells: (w @ (cells[:, 1] / draws)) / (w @ cells[:, 0]),
+                          n_boot=state.config["n_boot"], rng=rng_for(state.seed, metric))
 
 
 def fgsm_outcome(state: AuditState) -> MetricOutcome:
@@ -188,8 +296,11 @@ def transfer_outcome(state: AuditState) -> MetricOutcome:
                "training_rows": int(len(state.surrogate_rows)), "eligible_rows": int(eligible.sum())}
     if int(eligible.sum()) == 0:
         return MetricOutcome(None, details, reason="no correctly classified row whose example fools the surrogate")
-    flipped = _predict(state, adv[eligible]) != y[eligible]
-    return MetricOutcome(float(flipped.double().mean()), details)
+    flipped = (_predict(state, adv[eligible]) != y[eligible]).cpu().numpy()
+    details["ci95"] = cell_bootstrap(flipped.astype(np.int64), lambda w, cells: (w @ cells[:, 0]) / w.sum(axis=1),
+                                     n_boot=state.config["n_boot"], rng=rng_for(state.seed, "ROB-03"))
+    details["n_boot"] = state.config["n_boot"]
+    return MetricOutcome(float(flipped.mean()), details)
 
 
 def noise_outcome(state: AuditState) -> MetricOutcome:
@@ -198,11 +309,15 @@ def noise_outcome(state: AuditState) -> MetricOutcome:
         return MetricOutcome(None, reason="no evaluation rows")
     x, y = _eval_tensors(state)
     cfg = state.config
-    noisy = noise_accuracy(lambda z: _predict(state, z), x, y, sigma=cfg["noise_sigma"], draws=cfg["noise_draws"],
-                           space=state.space, generator=state.generator(5))
+    correct = noise_correct_counts(lambda z: _predict(state, z), x, y, sigma=cfg["noise_sigma"],
+                                   draws=cfg["noise_draws"], space=state.space, generator=state.generator(5))
+    noisy = float(correct.mean() / cfg["noise_draws"])
     clean = state.accuracy_eval
     details = {"sigma": cfg["noise_sigma"], "draws": cfg["noise_draws"], "clean_accuracy": clean,
                "noisy_accuracy": noisy, "units": _units(state)}
     if clean == 0:
         return MetricOutcome(None, {**details, "note": "clean accuracy is 0: the ratio is undefined"})
+    details["ci95"] = _ratio_interval(state, "ROB-04", state.yhat_eval == state.data.y_eval,
+                                      correct / cfg["noise_draws"], cfg["noise_draws"])
+    details["n_boot"] = cfg["n_boot"]
     return MetricOutcome(noisy / clean, details)

@@ -8,6 +8,7 @@ function takes the state and returns a `MetricOutcome`; the engine turns outcome
 from __future__ import annotations
 
 import copy
+import hashlib
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -89,6 +90,18 @@ class AuditState:
         self.device = torch.device(device)
         self.seed = int(config["seed"])
         self.batch_size = int(config["batch_size"])
+        self.samples: dict[str, dict[str, Any]] = {}
+
+    def sample(self, name: str, population: int, size: int, *, offset: int) -> np.ndarray:
+        """Return `sample_rows(population, size, seed=seed + offset)` and record how it was drawn.
+
+        The result's `samples` lists every sample (seed, sizes, SHA-256 of the int64 row indices),
+        so that a third party can replay each number.
+        """
+        rows = sample_rows(population, size, seed=self.seed + offset)
+        self.samples[name] = {"seed": self.seed + offset, "population": int(population), "size": int(len(rows)),
+                              "sha256": hashlib.sha256(np.ascontiguousarray(rows, dtype=np.int64).tobytes()).hexdigest()}
+        return rows
 
     # ----------------------------------------------------------------------------- model access
     @cached_property
@@ -193,18 +206,20 @@ class AuditState:
             shape = x.shape[1:]
             ones = np.ones(shape)
             return self._space(ones, ones, np.zeros(shape), ones)
-        std = x.std(axis=0)
-        std = np.where(std > 0, std, 1.0)
+        with np.errstate(invalid="ignore"):  # a column may be all missing
+            std, low, high = np.nanstd(x, axis=0), np.nanmin(x, axis=0), np.nanmax(x, axis=0)
+        std = np.where(np.isfinite(std) & (std > 0), std, 1.0)
         mask = (~np.asarray(self.data.categorical, dtype=bool)).astype(np.float64)
-        return self._space(std, mask, x.min(axis=0), x.max(axis=0))
+        return self._space(std, mask, np.nan_to_num(low, nan=-np.inf), np.nan_to_num(high, nan=np.inf))
 
     def _space(self, scale, mask, low, high) -> PerturbationSpace:
         return PerturbationSpace(*(self.to_tensor(a) for a in (scale, mask, low, high)))
 
     @cached_property
     def baseline(self) -> np.ndarray:
-        """The training mean: the attribution baseline."""
-        return self.data.x_train.mean(axis=0)
+        """The training mean (missing values left out): the attribution baseline."""
+        with np.errstate(invalid="ignore"):
+            return np.nan_to_num(np.nanmean(self.data.x_train, axis=0), nan=0.0)
 
     @cached_property
     def feature_names(self) -> list[str]:
@@ -224,11 +239,11 @@ class AuditState:
     @cached_property
     def attribution_rows(self) -> np.ndarray:
         """Evaluation rows used by EXPL-01/04 (the first `sensitivity_rows` serve EXPL-02/03)."""
-        return sample_rows(len(self.data.x_eval), self.config["ig_rows"], seed=self.seed)
+        return self.sample("attributions", len(self.data.x_eval), self.config["ig_rows"], offset=0)
 
     @cached_property
     def surrogate_rows(self) -> np.ndarray:
-        return sample_rows(len(self.data.x_train), self.config["surrogate_rows"], seed=self.seed + 1)
+        return self.sample("surrogates", len(self.data.x_train), self.config["surrogate_rows"], offset=1)
 
     def generator(self, offset: int) -> torch.Generator:
         """Return a CPU generator seeded from the audit seed plus a per-step offset."""

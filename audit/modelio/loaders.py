@@ -119,6 +119,32 @@ class ExportedModule(nn.Module):
         """Return the program's output (logits) for a design-matrix tensor."""
         return self.program(x.float())
 
+    def penultimate_node(self) -> Any:
+        """Return the graph node that feeds the last linear layer (its input), or None."""
+        linear = (torch.ops.aten.linear.default, torch.ops.aten.addmm.default, torch.ops.aten.mm.default)
+        last = None
+        for node in self.program.graph.nodes:
+            if node.op == "call_function" and node.target in linear:
+                last = node
+        if last is None:
+            return None
+        source = last.args[1] if last.target is torch.ops.aten.addmm.default else last.args[0]
+        return source if isinstance(source, torch.fx.Node) and source.op != "placeholder" else None
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Return the activations that feed the program's last linear layer (DATA-03's representations)."""
+        node, captured = self.penultimate_node(), {}
+
+        class Capture(torch.fx.Interpreter):
+            def run_node(self, n):
+                out = super().run_node(n)
+                if n is node:
+                    captured["r"] = out
+                return out
+
+        Capture(self.program).run(x.float())
+        return captured["r"]
+
 
 def _torch_callables(
     module: nn.Module, outputs: str
@@ -142,6 +168,8 @@ def _representations(module: nn.Module) -> Callable[[np.ndarray], np.ndarray] | 
     features = getattr(module, "features", None)
     if not callable(features):
         return None
+    if isinstance(module, ExportedModule) and module.penultimate_node() is None:
+        return None  # no hidden layer to read: DATA-03 scans the standardised inputs
 
     def represent(matrix: np.ndarray) -> np.ndarray:
         with torch.no_grad():
@@ -170,7 +198,7 @@ def _torch_model(
         frame_proba=lambda frame: proba(design.matrix(frame)),
         frame_predict=lambda frame: predict(design.matrix(frame)),
         torch_module=module,
-        representations=_representations(module) if fmt == "torch-zoo" else None,
+        representations=_representations(module),
         outputs="logits" if outputs == "logits" else "probabilities",
         native=native,
     )

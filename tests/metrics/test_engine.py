@@ -77,7 +77,8 @@ class TestCatalog:
 
 class TestRunAudit:
     def test_result_shape_and_reasons(self, adult_result):
-        assert set(adult_result) == {"config", "metrics", "dimensions", "timings", "device"}
+        assert set(adult_result) == {"config", "metrics", "dimensions", "timings", "device", "baseline", "trivial_model",
+                                     "thresholds", "samples"}
         assert set(adult_result["metrics"]) == set(CATALOG)
         for metric_id, entry in adult_result["metrics"].items():
             assert set(entry) == {"value", "status", "reason", "details", "duration_s"}
