@@ -14,7 +14,7 @@ normalised text.
 
 from __future__ import annotations
 
-import itertools
+import bisect
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -91,19 +91,15 @@ class _Text:
 
     raw: str
     norm: str
-    _origins: list[int] | None = field(default=None, repr=False)
+    _bounds: list[int] | None = field(default=None, repr=False)
     _pinyin: str | None = field(default=None, repr=False)
     _pinyin_starts: list[int] | None = field(default=None, repr=False)
 
-    @property
-    def origins(self) -> list[int]:
-        if self._origins is None:
-            self._origins = textnorm.origins(self.raw)
-        return self._origins
-
     def span(self, start: int, end: int) -> tuple[int, int]:
         """Return the input span of the normalised span [start, end)."""
-        return self.origins[start], self.origins[end - 1] + 1
+        if self._bounds is None:
+            self._bounds = textnorm.boundaries(self.raw)
+        return bisect.bisect_right(self._bounds, start), bisect.bisect_right(self._bounds, end - 1) + 1
 
     @property
     def pinyin(self) -> str:
@@ -115,7 +111,7 @@ class _Text:
     def pinyin_starts(self) -> list[int]:
         """Offsets in the pinyin view where each normalised character's piece starts (plus the end)."""
         if self._pinyin_starts is None:
-            self._pinyin_starts = [0, *itertools.accumulate(textnorm.pinyin_pieces(self.norm))]
+            self._pinyin_starts = textnorm.pinyin_starts(self.norm)
         return self._pinyin_starts
 
 
@@ -181,17 +177,13 @@ class KeywordIndex:
         if not found:
             return []
         starts = text.pinyin_starts
-        first_of: dict[int, int] = {}  # pinyin offset → first normalised character starting there
-        for index, offset in enumerate(starts[:-1]):
-            if starts[index + 1] > offset:
-                first_of.setdefault(offset, index)
-        ends = {starts[i + 1]: i for i in range(len(starts) - 1) if starts[i + 1] > starts[i]}
         hits = []
         for end, (length, indices) in found:
             p_start, p_end = end + 1 - length, end + 1
-            if p_start not in first_of or p_end not in ends:
+            n_start = bisect.bisect_right(starts, p_start) - 1  # the character whose piece starts there
+            n_end = bisect.bisect_left(starts, p_end)  # one past the character whose piece ends there
+            if starts[n_start] != p_start or n_end >= len(starts) or starts[n_end] != p_end:
                 continue  # starts or ends inside a syllable
-            n_start, n_end = first_of[p_start], ends[p_end] + 1
             segment = text.norm[n_start:n_end]
             if not textnorm.has_cjk(segment) and not _word_bounded(text.norm, n_start, n_end):
                 continue

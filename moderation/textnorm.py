@@ -26,6 +26,8 @@ Tables are built on first use and cached per process; `normalise` is a single ``
 from __future__ import annotations
 
 import functools
+import itertools
+import re
 import unicodedata
 
 INVISIBLE = frozenset(
@@ -42,13 +44,15 @@ CONFUSABLES = {
 CJK_RANGES = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x2A6DF))
 
 
+_CJK = re.compile("[" + "".join(f"{chr(lo)}-{chr(hi)}" for lo, hi in CJK_RANGES) + "]")
+
+
 def is_cjk(ch: str) -> bool:
-    code = ord(ch)
-    return any(lo <= code <= hi for lo, hi in CJK_RANGES)
+    return _CJK.match(ch) is not None
 
 
 def has_cjk(text: str) -> bool:
-    return any(is_cjk(ch) for ch in text)
+    return _CJK.search(text) is not None
 
 
 def _is_combining(ch: str) -> bool:
@@ -96,14 +100,12 @@ def normalise(text: str) -> str:
     return text.translate(_TABLE)
 
 
-def origins(text: str) -> list[int]:
-    """Return, for each character of normalise(text), the index of the input character it came from."""
-    out: list[int] = []
-    for i, ch in enumerate(text):
-        n = len(_TABLE[ord(ch)])
-        if n:
-            out.extend([i] * n)
-    return out
+def boundaries(text: str) -> list[int]:
+    """Return where each input character's piece ends in normalise(text) (cumulative lengths).
+
+    The input character behind normalised position p is bisect_right(boundaries, p).
+    """
+    return list(itertools.accumulate(map(len, map(_TABLE.__getitem__, map(ord, text)))))
 
 
 #
@@ -140,9 +142,9 @@ def pinyin_view(normalised: str) -> str:
     return normalised.translate(_PINYIN)
 
 
-def pinyin_pieces(normalised: str) -> list[int]:
-    """Return the length of each character's piece in pinyin_view(normalised)."""
-    return [len(_PINYIN[ord(ch)]) for ch in normalised]
+def pinyin_starts(normalised: str) -> list[int]:
+    """Return where each character's piece starts in pinyin_view(normalised), plus the view's length."""
+    return list(itertools.accumulate(map(len, map(_PINYIN.__getitem__, map(ord, normalised))), initial=0))
 
 
 def keyword_pinyin(normalised: str) -> set[str]:
