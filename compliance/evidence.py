@@ -20,15 +20,18 @@ from audit.models import AISystem, AuditRun
 from audit.results import COUNTED_STATUSES
 from core import auditlog
 from core.choices import JobStatus
-from watermark.evidence import WatermarkEvidence, layer_shown
+from watermark.evidence import WatermarkEvidence
 
+from . import eventlogs
+from . import samples as samples_mod
 from . import vocabulary as v
 from .choices import ItemStatus
-from .models import Attestation, EvidenceDocument
+from .models import Attestation, EvidenceDocument, EvidenceSample
 from .registry import Item
 
 ACCURACY_TOLERANCE_PASS = 0.01  # recorded accuracy may fall this far below the declared one and pass
 ACCURACY_TOLERANCE_WARN = 0.05
+SAMPLES_SHOWN = 12
 
 
 @dataclass
@@ -68,9 +71,18 @@ class EvidenceContext:
     @cached_property
     def documents(self) -> dict[str, list[EvidenceDocument]]:
         out: dict[str, list[EvidenceDocument]] = {}
-        for d in EvidenceDocument.objects.filter(system=self.system, withdrawn__isnull=True).select_related("artifact"):
+        for d in (EvidenceDocument.objects.filter(system=self.system, withdrawn__isnull=True)
+                  .select_related("artifact", "uploaded_by")):
             out.setdefault(d.kind, []).append(d)
         return out
+
+    @cached_property
+    def samples(self) -> list[EvidenceSample]:
+        return list(EvidenceSample.objects.filter(system=self.system, removed__isnull=True).order_by("created", "pk"))
+
+    @cached_property
+    def event_log(self) -> eventlogs.LogCheck:
+        return eventlogs.check(self.system, self.on)
 
     @cached_property
     def watermark(self) -> WatermarkEvidence:
@@ -101,7 +113,10 @@ def attestation_link(a: Attestation) -> dict[str, Any]:
 def document_link(d: EvidenceDocument) -> dict[str, Any]:
     return {"kind": "document", "id": d.pk, "document_kind": d.kind, "title": d.title, "reference": d.reference,
             "sha256": d.artifact.sha256 if d.artifact else None, "uploaded": d.created.isoformat(),
-            "api": f"/api/v1/documents/{d.pk}"}
+            "uploaded_by": getattr(d.uploaded_by, "username", None), "review": d.review or "awaiting review",
+            "reviewed_by": d.reviewed_by_name or None,
+            "reviewed_at": d.reviewed_at.isoformat() if d.reviewed_at else None,
+            "sections": d.section_check or None, "api": f"/api/v1/documents/{d.pk}"}
 
 
 def audit_link(run: AuditRun, metrics: list[dict[str, Any]]) -> dict[str, Any]:
@@ -125,6 +140,9 @@ def evaluate(item: Item, ctx: EvidenceContext) -> Outcome:
     outcome = handler(item, ctx)
     if item.also_attest and outcome.status == ItemStatus.MET:
         valid, _ = ctx.valid_attestation(item.id)
+        if valid is not None and valid.item_text_version != item.text_version:
+            return Outcome(ItemStatus.PARTIALLY_MET, outcome.reason + "; the attestation of the rest was made "
+                           "against another text of this item: renew it", outcome.evidence)
         if valid is None:
             return Outcome(ItemStatus.PARTIALLY_MET, outcome.reason + "; attest the part Assay cannot see: "
                            + item.evidence_hint, outcome.evidence)
@@ -134,6 +152,11 @@ def evaluate(item: Item, ctx: EvidenceContext) -> Outcome:
 
 def _attested(item: Item, ctx: EvidenceContext, why: str = "") -> Outcome:
     valid, expired = ctx.valid_attestation(item.id)
+    if valid is not None and valid.item_text_version != item.text_version:
+        return Outcome(ItemStatus.NEEDS_ATTESTATION, f"renew: the attestation by {valid.attested_by_name} of "
+                       f"{valid.attested_at:%Y-%m-%d} was made against another text of this item "
+                       f"({valid.framework_version or 'an earlier framework version'}); its wording or dates have "
+                       f"changed since ({item.evidence_hint})", [{**attestation_link(valid), "renewal_needed": True}])
     if valid is not None:
         return Outcome(ItemStatus.MET, f"attested by {valid.attested_by_name} on {valid.attested_at:%Y-%m-%d}, "
                        f"valid until {valid.expires_at:%Y-%m-%d}", [attestation_link(valid)])
@@ -144,13 +167,30 @@ def _attested(item: Item, ctx: EvidenceContext, why: str = "") -> Outcome:
 
 
 def _document(item: Item, ctx: EvidenceContext) -> Outcome:
+    """An approved document (reviewer ≠ uploader) of the item's kind; known kinds are checked for their sections."""
     docs = ctx.documents.get(item.document_kind, [])
     label = v.DOCUMENT_KINDS[item.document_kind]
     if not docs:
         return Outcome(ItemStatus.NO_EVIDENCE, f"no {label.lower()} uploaded for this system ({item.evidence_hint})")
-    newest = docs[0]
-    return Outcome(ItemStatus.MET, f"{label}: {newest.title!r} uploaded {newest.created:%Y-%m-%d}",
-                   [document_link(d) for d in docs[:3]])
+    approved = [d for d in docs if d.review == "approved"]
+    if not approved:
+        newest = docs[0]
+        state = ("rejected by " + newest.reviewed_by_name) if newest.review == "rejected" else "awaiting review"
+        return Outcome(ItemStatus.NO_EVIDENCE, f"{label}: {newest.title!r} uploaded {newest.created:%Y-%m-%d} is "
+                       f"{state}: a document is evidence only once a reviewer other than the uploader approves it",
+                       [document_link(d) for d in docs[:3]])
+    newest = approved[0]
+    base = (f"{label}: {newest.title!r} uploaded {newest.created:%Y-%m-%d}, approved by {newest.reviewed_by_name} "
+            f"on {newest.reviewed_at:%Y-%m-%d}")
+    check = newest.section_check or {}
+    links = [document_link(d) for d in approved[:3]]
+    if check and not check.get("complete"):
+        missing = ", ".join(check.get("missing") or [])
+        why = f" ({check['note']})" if check.get("note") else ""
+        return Outcome(ItemStatus.PARTIALLY_MET, f"{base}; sections missing{why}: {missing}", links)
+    if check:
+        base += f"; all {len(check.get('required') or [])} required sections found"
+    return Outcome(ItemStatus.MET, base, links)
 
 
 GENERATIVE_PENDING = "no evidence yet: a generative safety evaluation"
@@ -162,8 +202,40 @@ def _generative_evaluation(item: Item, ctx: EvidenceContext) -> Outcome:
                    "evaluation run for this system, and tabular metrics cannot stand in for it")
 
 
+NO_RETENTION_MINIMUM = {"CN-GAI-ART11-1"}  # GAI Art. 11 forbids unlawful retention; it sets no minimum
+
+
 def _system_logs(item: Item, ctx: EvidenceContext) -> Outcome:
-    return Outcome(ItemStatus.NO_EVIDENCE, "no event log of this system yet")
+    """The system's own event log: Art. 12 fields, gaps, still running, retention (COMPLIANCE.md A2.2)."""
+    lc = ctx.event_log
+    link = {**lc.as_dict(), "api": f"/api/v1/systems/{ctx.system.pk}/events"}
+    if lc.events == 0:
+        return Outcome(ItemStatus.NO_EVIDENCE, "no event log of this system yet: send its events (POST "
+                       f"/api/v1/systems/{ctx.system.pk}/events, JSON lines) or upload a log export; Assay's own "
+                       "activity log is not the system's event logging")
+    span = f"{lc.events} events from {lc.oldest:%Y-%m-%d} to {lc.newest:%Y-%m-%d}"
+    if item.id not in NO_RETENTION_MINIMUM and not lc.retention_ok:
+        return Outcome(ItemStatus.NOT_MET, f"retention: the oldest event ({lc.oldest:%Y-%m-%d}) is "
+                       f"{lc.covered_days:.0f} days old, the log must go back at least {lc.retention_days} days "
+                       f"(six months, Art. 19(1) / 26(6) / LBL Art. 9); {span}", [link])
+    problems = []
+    required = ["input_id"]
+    if eventlogs.needs_art12_3({"annex_iii_point": ctx.system.annex_iii_point, "domain": ctx.system.domain}):
+        required += ["reference_data", "verified_by"]
+    for name in required:
+        share = lc.fields.get(name, 0.0)
+        if share < 1:
+            problems.append(f"{(1 - share):.0%} of events lack {name}")
+    if lc.gap_count:
+        first = lc.gaps[0]
+        problems.append(f"{lc.gap_count} gap(s) over {lc.gap_hours} h, first {first['from'][:16]} → "
+                        f"{first['to'][:16]} ({first['hours']} h)")
+    if not lc.running:
+        problems.append(f"no event since {lc.newest:%Y-%m-%d}: logging seems to have stopped")
+    if problems:
+        return Outcome(ItemStatus.PARTIALLY_MET, f"{span}: " + "; ".join(problems), [link])
+    return Outcome(ItemStatus.MET, f"{span}: {', '.join(required)} on every event, no gap over {lc.gap_hours} h, "
+                   f"retention ≥ {lc.retention_days} days", [link])
 
 
 def _log_integrity(item: Item, ctx: EvidenceContext) -> Outcome:
@@ -177,24 +249,39 @@ def _log_integrity(item: Item, ctx: EvidenceContext) -> Outcome:
 
 
 def _watermark_check(item: Item, ctx: EvidenceContext) -> Outcome:
+    """The whole set of the system's output samples, each verified per layer (never the last verify call)."""
     wm = ctx.watermark
     wanted = ", ".join(item.layers)
-    if wm.policy is None:
-        return Outcome(ItemStatus.NO_EVIDENCE, f"no stamping policy for this system yet (layers needed: {wanted})")
-    off = [layer for layer in item.layers if not wm.policy.get(layer)]
-    evidence = [wm.policy_ref]
-    if off:
-        return Outcome(ItemStatus.NOT_MET, f"the stamping policy has {', '.join(off)} off", evidence)
-    if wm.sample is None:
-        return Outcome(ItemStatus.NO_EVIDENCE, f"policy has {wanted} on but no verified sample yet", evidence)
-    checks = {layer: layer_shown(layer, wm.sample) for layer in item.layers}
-    evidence.append({**wm.sample_ref, "checks": {k: {"ok": ok, "note": note} for k, (ok, note) in checks.items()}})
-    shown = [k for k, (ok, _) in checks.items() if ok]
-    notes = "; ".join(note for _, note in checks.values())
-    if len(shown) == len(item.layers):
-        return Outcome(ItemStatus.MET, f"policy on and the latest verified sample shows {wanted}: {notes}", evidence)
-    status = ItemStatus.PARTIALLY_MET if shown else ItemStatus.NOT_MET
-    return Outcome(status, f"the latest verified sample does not show every layer: {notes}", evidence)
+    evidence: list[dict[str, Any]] = [wm.policy_ref] if wm.policy is not None else []
+    off = [layer for layer in item.layers if wm.policy is not None and not wm.policy.get(layer)]
+    policy_note = f"; the stamping policy has {', '.join(off)} off" if off else ""
+    samples = ctx.samples
+    if not samples:
+        status = ItemStatus.NOT_MET if off and not item.informational else ItemStatus.NO_EVIDENCE
+        return Outcome(status, f"no output samples of this system yet (layers needed: {wanted}): add the system's own "
+                       f"outputs (POST /api/v1/systems/{ctx.system.pk}/evidence-samples or manage.py evidence_sample); "
+                       f"verifying an image on the verify page is not evidence{policy_note}", evidence)
+    counts = {layer: sum(1 for smp in samples if smp.report.get("layers", {}).get(layer, {}).get("ok"))
+              for layer in item.layers}
+    evidence += [samples_mod.sample_link(smp, item.layers) for smp in samples[:SAMPLES_SHOWN]]
+    total = len(samples)
+    summary = ", ".join(f"{layer} {counts[layer]}/{total}" for layer in item.layers)
+    failing = [smp for smp in samples if not all(smp.report.get("layers", {}).get(layer, {}).get("ok")
+                                                 for layer in item.layers)]
+    detail = ""
+    if failing:
+        first = failing[0].report.get("layers", {})
+        notes = "; ".join(first.get(layer, {}).get("note", "") for layer in item.layers
+                          if not first.get(layer, {}).get("ok"))
+        detail = f"; e.g. sample #{failing[0].pk} ({failing[0].filename or 'unnamed'}): {notes}"
+    reason = f"{total} output sample(s): {summary} pass{detail}{policy_note}"
+    if not failing:
+        return Outcome(ItemStatus.MET, f"every layer ({wanted}) shown in all {total} output samples{policy_note}",
+                       evidence)
+    if item.informational:
+        return Outcome(ItemStatus.NO_EVIDENCE, f"encouraged (鼓励), not required: {reason}", evidence)
+    status = ItemStatus.PARTIALLY_MET if any(counts.values()) else ItemStatus.NOT_MET
+    return Outcome(status, reason, evidence)
 
 
 def _metric_report(item: Item, ctx: EvidenceContext) -> Outcome:

@@ -9,7 +9,7 @@ from core.models import Artifact
 
 from .choices import DocumentKind
 
-__all__ = ["EvidenceDocument", "Attestation", "Assessment"]
+__all__ = ["EvidenceDocument", "Attestation", "Assessment", "EventBatch", "SystemEvent", "EvidenceSample"]
 
 
 class EvidenceDocument(OrganizationOwned):
@@ -23,6 +23,16 @@ class EvidenceDocument(OrganizationOwned):
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
     created = models.DateTimeField(auto_now_add=True)
     withdrawn = models.DateTimeField(null=True, blank=True, help_text="Withdrawn documents are no evidence")
+    # Evidence only once a reviewer who is not the uploader approves it (COMPLIANCE.md A2.2)
+    review = models.CharField(max_length=12, blank=True, default="",
+                              choices=[("", "awaiting review"), ("approved", "approved"), ("rejected", "rejected")])
+    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                    related_name="+")
+    reviewed_by_name = models.CharField(max_length=150, blank=True)
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    review_note = models.TextField(blank=True)
+    section_check = models.JSONField(default=dict, blank=True,
+                                     help_text="Required sections found and missing, for kinds with known contents")
 
     class Meta:
         ordering = ["-created", "-id"]
@@ -43,6 +53,9 @@ class Attestation(OrganizationOwned):
     expires_at = models.DateTimeField()
     artifact = models.ForeignKey(Artifact, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     revoked = models.DateTimeField(null=True, blank=True)
+    item_text_version = models.CharField(max_length=16, blank=True,
+                                         help_text="The item's text version attested; a change asks for renewal")
+    framework_version = models.CharField(max_length=20, blank=True)
 
     class Meta:
         ordering = ["-attested_at", "-id"]
@@ -91,3 +104,55 @@ class Assessment(OrganizationOwned):
     def delete(self, *args, **kwargs):
         raise ValueError("An assessment is immutable and cannot be deleted")
 
+
+
+class EventBatch(OrganizationOwned):
+    """One delivery of a system's own event log: an API batch of JSON lines, or an uploaded log export."""
+
+    system = models.ForeignKey(AISystem, on_delete=models.PROTECT, related_name="compliance_event_batches")
+    source = models.CharField(max_length=8, choices=[("api", "API"), ("upload", "log export upload")])
+    artifact = models.ForeignKey(Artifact, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    filename = models.CharField(max_length=200, blank=True)
+    accepted = models.PositiveIntegerField(default=0)
+    rejected = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+
+
+class SystemEvent(OrganizationOwned):
+    """One event the AI system logged itself (Art. 12): never Assay's own activity log."""
+
+    system = models.ForeignKey(AISystem, on_delete=models.CASCADE, related_name="compliance_events")
+    batch = models.ForeignKey(EventBatch, on_delete=models.CASCADE, related_name="events")
+    timestamp = models.DateTimeField()
+    event_type = models.CharField(max_length=100, blank=True)
+    input_id = models.CharField(max_length=200, blank=True, help_text="Identifier of the input data")
+    reference_data = models.CharField(max_length=200, blank=True,
+                                      help_text="Reference database or data the input was checked against")
+    verified_by = models.CharField(max_length=200, blank=True, help_text="Person who verified the result")
+    data = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["timestamp", "id"]
+        indexes = [models.Index(fields=["system", "timestamp"], name="compliance_event_time")]
+
+
+class EvidenceSample(OrganizationOwned):
+    """One of the system's own outputs, verified for every label layer after the robustness transformations."""
+
+    system = models.ForeignKey(AISystem, on_delete=models.PROTECT, related_name="compliance_samples")
+    artifact = models.ForeignKey(Artifact, on_delete=models.PROTECT, related_name="+")
+    filename = models.CharField(max_length=200, blank=True)
+    sha256 = models.CharField(max_length=64)
+    report = models.JSONField(default=dict, help_text="Per layer: the result on the file and after each transformation")
+    thumbnail = models.TextField(blank=True, help_text="A small PNG data URL for exports")
+    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created = models.DateTimeField(auto_now_add=True)
+    removed = models.DateTimeField(null=True, blank=True, help_text="Removed samples are no evidence")
+
+    class Meta:
+        ordering = ["created", "id"]

@@ -17,7 +17,7 @@ from audit.models import AISystem
 from core import artifacts, auditlog
 from core.errors import AssayError
 
-from . import applicability, evidence
+from . import applicability, documents, evidence
 from . import vocabulary as v
 from .choices import ItemStatus
 from .models import Assessment, Attestation, EvidenceDocument
@@ -183,11 +183,17 @@ def attest(*, user, system: AISystem, item_id: str, text: str, file_bytes: bytes
         attestation = Attestation.objects.create(
             organization=system.organization, system=system, item_id=item.id, text=text, attested_by=user,
             attested_by_name=user.get_username(), attested_at=now, expires_at=now + dt.timedelta(days=days),
-            artifact=artifact)
+            artifact=artifact, item_text_version=item.text_version, framework_version=_item_version(item))
         auditlog.record("compliance.attest", organization=system.organization, actor=user, obj=attestation,
                         payload={"system": system.pk, "item_id": item.id, "expires_at": attestation.expires_at,
+                                 "item_text_version": item.text_version,
                                  "file_sha256": artifact.sha256 if artifact else None})
     return attestation
+
+
+def _item_version(item) -> str:
+    registry = get_registry()
+    return next((f.version for f in registry.files if item in f.items), "")
 
 
 def revoke_attestation(*, user, attestation: Attestation) -> Attestation:
@@ -210,14 +216,42 @@ def add_document(*, user, system: AISystem, kind: str, title: str, reference: st
         raise ComplianceError("A document needs a title (≤ 200 characters); a reference is ≤ 200", {"title": "required"})
     if file_bytes is None and not reference:
         raise ComplianceError("Upload a file or give a reference (e.g. the filing number)", {"file": "required"})
+    sections = documents.section_check(kind, file_bytes, filename)
     with transaction.atomic():
         artifact = _store_file(file_bytes, filename, system)
         doc = EvidenceDocument.objects.create(organization=system.organization, system=system, kind=kind, title=title,
-                                              reference=reference, artifact=artifact, uploaded_by=user)
+                                              reference=reference, artifact=artifact, uploaded_by=user,
+                                              section_check=sections)
         auditlog.record("compliance.document_add", organization=system.organization, actor=user, obj=doc,
                         payload={"system": system.pk, "kind": kind, "title": title, "reference": reference,
-                                 "sha256": artifact.sha256 if artifact else None})
+                                 "sha256": artifact.sha256 if artifact else None,
+                                 "missing_sections": sections.get("missing")})
     return doc
+
+
+REVIEW_DECISIONS = ("approved", "rejected")
+
+
+def review_document(*, user, document: EvidenceDocument, decision: str, note: str = "") -> EvidenceDocument:
+    """Approve or reject a document; the reviewer must not be its uploader (name and time go to the audit log)."""
+    if decision not in REVIEW_DECISIONS:
+        raise ComplianceError(f"decision must be one of {', '.join(REVIEW_DECISIONS)}", {"decision": "approved or rejected"})
+    if document.withdrawn is not None:
+        raise ComplianceError("A withdrawn document cannot be reviewed", {"document": "withdrawn"})
+    if document.uploaded_by_id is not None and document.uploaded_by_id == getattr(user, "pk", None):
+        raise ComplianceError("A document must be reviewed by someone other than its uploader",
+                              {"reviewer": "the uploader cannot approve their own document"})
+    note = (note or "").strip()[:MAX_TEXT]
+    now = timezone.now()
+    with transaction.atomic():
+        EvidenceDocument.objects.filter(pk=document.pk).update(
+            review=decision, reviewed_by=user, reviewed_by_name=user.get_username(), reviewed_at=now, review_note=note)
+        auditlog.record("compliance.document_review", organization=document.organization, actor=user, obj=document,
+                        payload={"system": document.system_id, "kind": document.kind, "decision": decision,
+                                 "reviewer": user.get_username(), "at": now.isoformat(), "note": note,
+                                 "uploaded_by": getattr(document.uploaded_by, "username", None)})
+    document.refresh_from_db()
+    return document
 
 
 def withdraw_document(*, user, document: EvidenceDocument) -> EvidenceDocument:

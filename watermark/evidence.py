@@ -54,12 +54,14 @@ def evidence_for(system) -> WatermarkEvidence:
 
 def layer_shown(layer: str, report: dict[str, Any]) -> tuple[bool, str]:
     """Return whether a verify report shows `layer`, and a one-line note."""
-    if layer == "explicit":
+    if layer == "explicit":  # the pixels (OCR), never the stamping record alone
         e = report.get("explicit") or {}
-        ratio = e.get("height_ratio")
-        ok = bool(e.get("recorded")) and isinstance(ratio, int | float) and ratio >= MIN_HEIGHT_RATIO
-        return ok, (f"explicit label {e.get('text', '')!s} height {ratio if ratio is not None else '?'} "
-                    f"(needs ≥ {MIN_HEIGHT_RATIO:g})")
+        if "ok" not in e:
+            return False, "explicit label not read from the pixels (no OCR result)"
+        ocr = e.get("ocr") or {}
+        ratio = ocr.get("height_ratio")
+        return bool(e["ok"]), (f"explicit label (OCR) {e.get('note', '')}"
+                               + (f" (needs ≥ {MIN_HEIGHT_RATIO:g})" if ratio is not None else ""))
     if layer == "metadata":
         m = report.get("implicit") or {}
         ok = bool(m.get("present")) and bool(m.get("complete")) and m.get("integrity") == "ok"

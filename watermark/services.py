@@ -154,9 +154,7 @@ def update_policy(organization: Organization, changes: dict, *, user, system: AI
         policy.save()
         after = {f: getattr(policy, f) for f in POLICY_FIELDS}
         auditlog.record("watermark.policy.update", organization=organization, actor=user, obj=policy,
-                        payload={"system": system.pk if system else None,
-                                 "changes": {k: {"before": before[k], "after": after[k]} for k in after
-                                             if before[k] != after[k]}})
+                        payload={"system": system.pk if system else None, "changes": auditlog.diff(before, after)})
     return policy
 
 
@@ -308,7 +306,7 @@ def verify(data: bytes, *, organizations: list[Organization], user=None, record_
     implicit_report, metadata_record = _implicit(inspection, organizations, keyring)
     record = record or metadata_record
     report = {
-        "explicit": _explicit(record),
+        "explicit": _explicit(record, decoded),
         "implicit": implicit_report,
         "c2pa": inspection.c2pa,
         "invisible": invisible_report,
@@ -320,6 +318,15 @@ def verify(data: bytes, *, organizations: list[Organization], user=None, record_
         Verification.objects.create(organization=record.organization, record=record, system=record.system,
                                     report=report, input_sha256=report["image"]["sha256"],
                                     verified_by=user if getattr(user, "pk", None) else None)
+    return report
+
+
+def detect_invisible(data: bytes, *, organizations: list[Organization]) -> dict:
+    """Return the invisible-watermark part of a verify report for `data` (nothing is recorded)."""
+    decoded = decode_upload(data)
+    inspection = stamping.inspect(data, decoded, trust_anchors=trust_anchors())
+    keyring = {org.pk: verification_keys(org) for org in organizations}
+    report, _ = _invisible(inspection, organizations, keyring)
     return report
 
 
@@ -389,9 +396,27 @@ def _uuid_or_none(text: str) -> uuid.UUID | None:
         return None
 
 
-def _explicit(record: ProvenanceRecord | None) -> dict:
-    if record is None or not record.label:
-        return {"recorded": False}
-    label = record.label
-    return {"recorded": True, "text": label.get("text"), "corner": label.get("corner"),
-            "height_ratio": label.get("height_ratio"), "box": label.get("box")}
+def _explicit(record: ProvenanceRecord | None, decoded=None) -> dict:
+    """Return the explicit label as the pixels show it (OCR), beside what the stamping record says was drawn.
+
+    `ok` comes from the pixels only: a record whose label was cropped off or covered says so.
+    """
+    out: dict = {"recorded": False}
+    if record is not None and record.label:
+        label = record.label
+        out = {"recorded": True, "text": label.get("text"), "corner": label.get("corner"),
+               "height_ratio": label.get("height_ratio"), "box": label.get("box")}
+    if decoded is None:
+        return out
+    try:
+        from PIL import Image
+
+        from . import ocr
+        seen = ocr.read_label(Image.fromarray(decoded.rgb))
+    except ImportError as exc:  # pragma: no cover - rapidocr-onnxruntime is a dependency
+        return {**out, "ok": False, "ocr": None, "note": f"OCR unavailable: {exc}"}
+    note = seen["note"]
+    if out["recorded"] and not seen["found"]:
+        note = (f"the stamping record says {out['text']!r} was drawn at {out['corner']}, but it is not in the "
+                f"pixels (cropped off or covered); {note}")
+    return {**out, "ok": bool(seen["ok"]), "found": bool(seen["found"]), "note": note, "ocr": seen}

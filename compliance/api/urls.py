@@ -3,7 +3,7 @@
 from django.urls import include, path, re_path
 from rest_framework.routers import DefaultRouter
 
-from . import views
+from . import evidence_views, views
 
 
 class _OptionalSlashRouter(DefaultRouter):
@@ -29,6 +29,16 @@ urlpatterns = [
     re_path(r"^assessments/(?P<pk>\d+)/?$", views.AssessmentDetailView.as_view(), name="compliance-assessment"),
     re_path(r"^assessments/(?P<pk>\d+)/diff/(?P<other>\d+)/?$", views.AssessmentDiffView.as_view(),
             name="compliance-assessment-diff"),
+    re_path(r"^systems/(?P<system_id>\d+)/events/?$", evidence_views.SystemEventsView.as_view(),
+            name="compliance-system-events"),
+    re_path(r"^systems/(?P<system_id>\d+)/event-logs/?$", evidence_views.SystemEventLogUploadView.as_view(),
+            name="compliance-system-event-logs"),
+    re_path(r"^systems/(?P<system_id>\d+)/evidence-samples/?$", evidence_views.EvidenceSamplesView.as_view(),
+            name="compliance-system-samples"),
+    re_path(r"^systems/(?P<system_id>\d+)/evidence-samples/(?P<pk>\d+)/?$",
+            evidence_views.EvidenceSampleDetailView.as_view(), name="compliance-system-sample"),
+    re_path(r"^documents/(?P<pk>\d+)/review/?$", evidence_views.DocumentReviewView.as_view(),
+            name="compliance-document-review"),
     re_path(r"^compliance/frameworks/?$", views.FrameworksView.as_view(), name="compliance-frameworks"),
     path("", include(router.urls)),
 ]

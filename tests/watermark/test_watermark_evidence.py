@@ -5,7 +5,7 @@ from audit.models import AISystem
 from watermark.evidence import LAYERS, WatermarkEvidence, layer_shown
 from watermark.models import ProvenanceRecord, Verification, WatermarkPolicy
 
-REPORT = {"explicit": {"recorded": True, "text": "AI生成", "height_ratio": 0.06},
+REPORT = {"explicit": {"recorded": True, "text": "AI生成", "height_ratio": 0.06, "ok": True},
           "implicit": {"present": True, "complete": True, "integrity": "ok"},
           "c2pa": {"state": "valid"}, "invisible": {"detected": True}}
 
