@@ -11,6 +11,7 @@ INSTRUMENTS = {
     "cn_algo_rec": "cn_genai",
     "cn_labeling_measures": "cn_genai",
     "cn_gb45438": "cn_genai",
+    "cn_tc260_standards": "cn_genai",  # GB/T 45654, 45652, 45674 (recommended national standards)
 }
 RISK_TIERS = ("any", "prohibited", "high_risk", "high_risk_candidate", "transparency", "minimal", "gpai", "gpai_systemic",
               "cn_public_genai", "cn_opinion_mobilization", "cn_deep_synthesis")
