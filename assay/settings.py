@@ -109,6 +109,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_filters",
     "django_celery_beat",
     "axes",
     "core",
@@ -219,7 +220,8 @@ REST_FRAMEWORK = {
     # JSON without NaN/Infinity and with a bounded depth (a 400, never a 500); forms as usual.
     "DEFAULT_PARSER_CLASSES": ["core.parsers.StrictJSONParser", "rest_framework.parsers.FormParser",
                                "rest_framework.parsers.MultiPartParser"],
-    "DEFAULT_FILTER_BACKENDS": [],
+    # List filters are django-filter FilterSets (core/filters.py): a bad id or value is a 400 naming the parameter.
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Assay API",

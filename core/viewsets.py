@@ -5,7 +5,9 @@ from rest_framework.permissions import SAFE_METHODS
 
 from accounts.choices import Action
 from accounts.models import Organization
-from accounts.permissions import ROLE_HINT, organization_lookup, require
+from accounts.permissions import ROLE_HINT, require
+
+from .filters import OrganizationScopedFilterSet
 
 
 def require_role_somewhere(user, action: str) -> None:
@@ -20,8 +22,12 @@ def require_role_somewhere(user, action: str) -> None:
 
 class OrganizationScopedViewSet(viewsets.GenericViewSet):
     """Base viewset: lists what the caller may see, hides other organisations' objects (404),
-    and answers 403 to writes by members whose role does not allow them."""
+    and answers 403 to writes by members whose role does not allow them.
 
+    Lists filter through `filterset_class` (core.filters): at least ``?organization=`` (id or slug).
+    """
+
+    filterset_class = OrganizationScopedFilterSet
     write_action = Action.CHANGE
     # Writes any signed-in user may make (creating an organisation): no role is checked up front.
     open_actions: tuple[str, ...] = ()
@@ -38,11 +44,7 @@ class OrganizationScopedViewSet(viewsets.GenericViewSet):
             require_role_somewhere(request.user, self.write_action)
 
     def get_queryset(self):
-        queryset = self.queryset.restrict(self.request.user, Action.VIEW)
-        org = self.request.query_params.get("organization")
-        if org:
-            queryset = queryset.filter(organization__in=Organization.objects.filter(**organization_lookup(org)))
-        return queryset
+        return self.queryset.restrict(self.request.user, Action.VIEW)
 
     def check_write(self, obj_or_org, action: str | None = None) -> None:
         require(self.request.user, obj_or_org, action or self.write_action)

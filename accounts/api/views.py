@@ -20,6 +20,7 @@ class OrganizationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixi
     queryset = Organization.objects.all()
     serializer_class = OrganizationSerializer
     open_actions = ("create",)  # any signed-in user may create an organisation
+    filterset_class = None
 
     def get_queryset(self):
         return Organization.objects.restrict(self.request.user, Action.VIEW)

@@ -10,15 +10,17 @@ from rest_framework.response import Response
 
 from accounts.choices import Action
 from accounts.models import Organization
-from accounts.permissions import get_visible_or_404, organization_for_create, organization_lookup, parse_id
+from accounts.permissions import get_visible_or_404, organization_for_create
 from core import artifacts, auditlog
 from core.api import error_body
+from core.filters import filter_organizations, id_param
 from core.models import AuditLogEntry
 from core.parsers import StrictJSONParser
 from core.viewsets import OrganizationScopedViewSet
 
 from .. import jobs, services
 from ..datasets import Schema
+from ..filtersets import AuditLogFilterSet, AuditRunFilterSet, VersionFilterSet
 from ..models import AISystem, AuditRun, DatasetVersion, ModelVersion
 from . import serializers as s
 
@@ -56,15 +58,10 @@ class VersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organizat
     parser_classes = [MultiPartParser, FormParser, StrictJSONParser]
     kind = ""
 
+    filterset_class = VersionFilterSet
+
     def get_queryset(self):
-        queryset = super().get_queryset().select_related("artifact")
-        for param in ("system", "name"):
-            value = self.request.query_params.get(param)
-            if value:
-                if param == "system" and parse_id(value) is None:
-                    raise serializers.ValidationError({"system": ["Expected an integer id"]})
-                queryset = queryset.filter(**{param: value})
-        return queryset
+        return super().get_queryset().select_related("artifact")
 
     def _system_for_upload(self, system_id: int) -> AISystem:
         system = get_visible_or_404(AISystem.objects.all(), self.request.user, pk=system_id)
@@ -148,6 +145,7 @@ class AuditLogViewSet(mixins.ListModelMixin, OrganizationScopedViewSet):
 
     queryset = AuditLogEntry.objects.all()
     serializer_class = s.AuditLogEntrySerializer
+    filterset_class = AuditLogFilterSet
 
     @extend_schema(parameters=[
         OpenApiParameter("organization", str), OpenApiParameter("object_type", str),
@@ -158,12 +156,7 @@ class AuditLogViewSet(mixins.ListModelMixin, OrganizationScopedViewSet):
         return super().list(request, *args, **kwargs)
 
     def get_queryset(self):
-        queryset = super().get_queryset().order_by("-created", "-id")
-        for param in ("object_type", "object_id", "action"):
-            value = self.request.query_params.get(param)
-            if value:
-                queryset = queryset.filter(**{param: value})
-        return queryset
+        return super().get_queryset().order_by("-created", "-id")
 
     @extend_schema(
         parameters=[OpenApiParameter("organization", str)],
@@ -205,9 +198,8 @@ class AuditLogViewSet(mixins.ListModelMixin, OrganizationScopedViewSet):
 
     @staticmethod
     def _visible_organizations(request):
-        orgs = Organization.objects.restrict(request.user, Action.VIEW)
-        ref = request.query_params.get("organization")
-        return orgs.filter(**organization_lookup(ref)) if ref else orgs
+        return filter_organizations(Organization.objects.restrict(request.user, Action.VIEW),
+                                    request.query_params.get("organization", ""))
 
 
 
@@ -217,16 +209,8 @@ class AuditRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organiza
 
     queryset = AuditRun.objects.all()
     serializer_class = s.AuditRunSerializer
+    filterset_class = AuditRunFilterSet
 
-    def get_queryset(self):
-        queryset = super().get_queryset()
-        for param in ("model_version", "dataset_version", "status"):
-            value = self.request.query_params.get(param)
-            if value:
-                if param != "status" and parse_id(value) is None:
-                    raise serializers.ValidationError({param: ["Expected an integer id"]})
-                queryset = queryset.filter(**{param: value})
-        return queryset
 
     @extend_schema(request=s.AuditStartSerializer, responses={202: s.AuditRunSerializer})
     def create(self, request):
@@ -269,9 +253,7 @@ class AuditRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organiza
     @action(detail=False, methods=["get"])
     def compare(self, request):
         """Compare two succeeded audits metric by metric: values, statuses, and what changed."""
-        refs = [parse_id(request.query_params.get(k, "")) for k in ("a", "b")]
-        if None in refs:
-            raise serializers.ValidationError({"a": ["Give two audit ids: ?a=ID&b=ID"]})
+        refs = [id_param(request, k, required=True) for k in ("a", "b")]
         a, b = (get_visible_or_404(AuditRun.objects.all(), request.user, pk=r) for r in refs)
         for run in (a, b):
             if run.status != "succeeded":

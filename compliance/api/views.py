@@ -20,6 +20,7 @@ from core.viewsets import OrganizationScopedViewSet
 from .. import exports, services
 from .. import vocabulary as v
 from ..choices import EXPORT_FORMATS
+from ..filtersets import AttestationFilterSet, EvidenceDocumentFilterSet
 from ..models import Assessment, Attestation, EvidenceDocument
 from . import serializers as s
 
@@ -146,13 +147,7 @@ class _EvidenceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organiz
     write_action = Action.CHANGE
 
     def get_queryset(self):
-        queryset = super().get_queryset().select_related("artifact")
-        system = self.request.query_params.get("system")
-        if system:
-            if parse_id(system) is None:
-                raise serializers.ValidationError({"system": ["Expected an integer id"]})
-            queryset = queryset.filter(system_id=system)
-        return queryset
+        return super().get_queryset().select_related("artifact")
 
     def _writable_system(self, system_id: int) -> AISystem:
         system = get_visible_or_404(AISystem.objects.all(), self.request.user, pk=system_id)
@@ -181,11 +176,7 @@ class AttestationViewSet(_EvidenceViewSet):
 
     queryset = Attestation.objects.all()
     serializer_class = s.AttestationSerializer
-
-    def get_queryset(self):
-        queryset = super().get_queryset()
-        item = self.request.query_params.get("item_id")
-        return queryset.filter(item_id=item) if item else queryset
+    filterset_class = AttestationFilterSet
 
     @extend_schema(request={"multipart/form-data": s.AttestationCreateSerializer,
                             "application/json": s.AttestationCreateSerializer},
@@ -220,11 +211,7 @@ class EvidenceDocumentViewSet(_EvidenceViewSet):
 
     queryset = EvidenceDocument.objects.all()
     serializer_class = s.EvidenceDocumentSerializer
-
-    def get_queryset(self):
-        queryset = super().get_queryset()
-        kind = self.request.query_params.get("kind")
-        return queryset.filter(kind=kind) if kind else queryset
+    filterset_class = EvidenceDocumentFilterSet
 
     @extend_schema(request={"multipart/form-data": s.DocumentCreateSerializer,
                             "application/json": s.DocumentCreateSerializer},

@@ -1,15 +1,16 @@
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, serializers, status
+from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from accounts.permissions import get_visible_or_404, parse_id
+from accounts.permissions import get_visible_or_404
 from audit.models import DatasetVersion, ModelVersion
 from core.api import error_body
 from core.viewsets import OrganizationScopedViewSet
 
 from .. import params as dp
 from .. import services
+from ..filtersets import DPTrainingRunFilterSet
 from ..models import DPTrainingRun
 from . import serializers as s
 
@@ -19,24 +20,13 @@ class DPTrainingRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Org
 
     queryset = DPTrainingRun.objects.all()
     serializer_class = s.DPTrainingRunSerializer
+    filterset_class = DPTrainingRunFilterSet
 
     @extend_schema(parameters=[OpenApiParameter(p, str) for p in ("model_version", "dataset_version", "status",
                                                                    "sweep", "organization")])
     def list(self, request, *args, **kwargs):
         """List DP training runs, newest first; filter by model_version, dataset_version, status, sweep."""
         return super().list(request, *args, **kwargs)
-
-    def get_queryset(self):
-        queryset = super().get_queryset()
-        for param in ("model_version", "dataset_version", "status", "sweep"):
-            value = self.request.query_params.get(param)
-            if value:
-                if param in ("model_version", "dataset_version") and parse_id(value) is None:
-                    raise serializers.ValidationError({param: ["Expected an integer id"]})
-                if param == "sweep":
-                    value = serializers.UUIDField().run_validation(value)
-                queryset = queryset.filter(**{param: value})
-        return queryset
 
     def _source(self, data) -> tuple[ModelVersion, DatasetVersion]:
         model_version = get_visible_or_404(ModelVersion.objects.all(), self.request.user, pk=data["model_version"])

@@ -8,25 +8,16 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from accounts.choices import Action
-from accounts.permissions import get_visible_or_404, parse_id
+from accounts.permissions import get_visible_or_404
 from audit.models import AISystem, DatasetVersion, ModelVersion
 from core import artifacts, auditlog
 from core.api import error_body
 from core.viewsets import OrganizationScopedViewSet
 
 from .. import schedules
-from ..choices import ReportKind
+from ..filtersets import ReportFilterSet, ScheduleFilterSet
 from ..models import Report, Schedule
 from .serializers import ReportDetailSerializer, ReportSerializer, ScheduleSerializer
-
-
-def _int_param(request, name: str) -> int | None:
-    value = request.query_params.get(name)
-    if not value:
-        return None
-    if parse_id(value) is None:
-        raise serializers.ValidationError({name: ["Expected an integer id"]})
-    return parse_id(value)
 
 
 def resolve_ids(user, data: dict, system: AISystem | None = None) -> dict:
@@ -52,12 +43,8 @@ class ScheduleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organiza
 
     queryset = Schedule.objects.all()
     serializer_class = ScheduleSerializer
+    filterset_class = ScheduleFilterSet
     write_action = Action.MANAGE
-
-    def get_queryset(self):
-        queryset = super().get_queryset()
-        system = _int_param(self.request, "system")
-        return queryset.filter(system_id=system) if system is not None else queryset
 
     @extend_schema(request=ScheduleSerializer, responses={201: ScheduleSerializer})
     def create(self, request):
@@ -112,6 +99,7 @@ class ReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organizati
 
     queryset = Report.objects.select_related("artifact")
     serializer_class = ReportSerializer
+    filterset_class = ReportFilterSet
 
     def get_serializer_class(self):
         return ReportDetailSerializer if self.action == "retrieve" else ReportSerializer
@@ -121,19 +109,6 @@ class ReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organizati
     def list(self, request, *args, **kwargs):
         """List reports, newest first; filter by organization, system, schedule, kind (audit or failure)."""
         return super().list(request, *args, **kwargs)
-
-    def get_queryset(self):
-        queryset = super().get_queryset()
-        for name in ("system", "schedule"):
-            value = _int_param(self.request, name)
-            if value is not None:
-                queryset = queryset.filter(**{f"{name}_id": value})
-        kind = self.request.query_params.get("kind")
-        if kind:
-            if kind not in ReportKind.values:
-                raise serializers.ValidationError({"kind": [f"Expected one of {', '.join(ReportKind.values)}"]})
-            queryset = queryset.filter(kind=kind)
-        return queryset
 
     @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY})
     @action(detail=True, methods=["get"])

@@ -15,17 +15,18 @@ from accounts.permissions import (
     get_visible_or_404,
     organization_for_create,
     organization_lookup,
-    parse_id,
     require,
 )
 from audit.models import AISystem
 from core import artifacts
 from core.api import error_body
+from core.filters import id_param
 from core.parsers import StrictJSONParser
 from core.viewsets import OrganizationScopedViewSet, require_role_somewhere
 
 from .. import jobs, services
 from ..choices import LAYERS, BatchMode, Source
+from ..filtersets import ProvenanceRecordFilterSet
 from ..models import ProvenanceRecord, WatermarkBatch
 from . import serializers as s
 
@@ -181,24 +182,13 @@ class ProvenanceRecordViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
 
     queryset = ProvenanceRecord.objects.select_related("organization")
     serializer_class = s.ProvenanceRecordSerializer
+    filterset_class = ProvenanceRecordFilterSet
 
     @extend_schema(parameters=[OpenApiParameter("organization", str), OpenApiParameter("system", int),
                                OpenApiParameter("payload", str)])
     def list(self, request, *args, **kwargs):
         """List records, newest first; filter by organization, system, payload."""
         return super().list(request, *args, **kwargs)
-
-    def get_queryset(self):
-        queryset = super().get_queryset()
-        system = self.request.query_params.get("system")
-        if system:
-            if parse_id(system) is None:
-                raise serializers.ValidationError({"system": ["Expected an integer id"]})
-            queryset = queryset.filter(system_id=parse_id(system))
-        payload = self.request.query_params.get("payload")
-        if payload:
-            queryset = queryset.filter(payload=payload.lower())
-        return queryset
 
     @extend_schema(responses=IMAGE_RESPONSE)
     @action(detail=True, methods=["get"])
@@ -229,10 +219,9 @@ def policy(request):
     write = request.method != "GET"
     organization = _organization(request, request.query_params.get("organization"),
                                  Action.MANAGE if write else Action.VIEW)
-    system = None
-    if request.query_params.get("system"):
-        system = get_visible_or_404(AISystem.objects.filter(organization=organization), request.user,
-                                    pk=parse_id(request.query_params["system"]) or 0)
+    system, system_id = None, id_param(request, "system")
+    if system_id is not None:
+        system = get_visible_or_404(AISystem.objects.filter(organization=organization), request.user, pk=system_id)
     if write:
         form = s.WatermarkPolicySerializer(data=request.data, partial=True)
         form.is_valid(raise_exception=True)
