@@ -278,10 +278,16 @@ def _check_target(target: pd.Series, positive_label: str) -> dict[str, str]:
 def _check_split(frame: pd.DataFrame, column: str) -> dict[str, str]:
     if column not in frame.columns:
         return {"split_column": f"Column {column!r} is not in the file"}
-    values = set(frame[column].astype(str).str.strip().str.lower().unique())
+    present = frame[column][~split_missing(frame[column])]
+    values = set(present.astype(str).str.strip().str.lower().unique())
     if not {"train", "test"} <= values or values - {"train", "test", "eval", "validation"}:
         return {"split_column": f"Split column {column!r} must hold 'train' and 'test' (found {sorted(values)[:5]})"}
     return {}
+
+
+def split_missing(column: pd.Series) -> pd.Series:
+    """Return True where a split cell is blank or missing (such rows are dropped, and counted)."""
+    return column.isna() | column.astype(object).map(lambda v: str(v).strip() == "")
 
 
 def split_mask(frame: pd.DataFrame, schema: Schema, *, seed: int = 0) -> np.ndarray:

@@ -28,6 +28,7 @@ class Prepared:
     data: AuditData
     positive_class: str
     load_s: float
+    rows_dropped: dict | None = None
 
 
 def _class_indices(values: pd.Series, classes: list[str], where: str) -> np.ndarray:
@@ -42,15 +43,71 @@ def _class_indices(values: pd.Series, classes: list[str], where: str) -> np.ndar
     return keys.map(lookup).to_numpy(dtype=np.int64)
 
 
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:200]
+
+
+def accepted_rows(loaded, frame: pd.DataFrame, features: list[str]) -> tuple[np.ndarray, dict[str, int]]:
+    """Return (mask of rows the model takes, {reason: rows dropped}) for rows with missing feature values.
+
+    Rows are tried per pattern of missing columns: a model may impute one column and refuse
+    another. A pattern is dropped when the model raises on it, or for the rows where it returns
+    non-finite probabilities. Rows without a missing value are never tried here.
+    """
+    keep = np.ones(len(frame), dtype=bool)
+    dropped: dict[str, int] = {}
+    present = [f for f in features if f in frame.columns]
+    if not present:
+        return keep, dropped
+    missing = frame[present].isna().to_numpy()
+    rows = np.flatnonzero(missing.any(axis=1))
+    if len(rows) == 0:
+        return keep, dropped
+    patterns, inverse = np.unique(missing[rows], axis=0, return_inverse=True)
+    for p, pattern in enumerate(patterns):
+        members = rows[inverse.reshape(-1) == p]
+        names = ", ".join(f for f, m in zip(present, pattern, strict=True) if m)
+        try:
+            x = loaded.design_matrix(frame.iloc[members])[0]
+            scores = loaded.matrix_proba(x) if loaded.matrix_proba is not None else loaded.matrix_predict(x)
+            bad = ~np.isfinite(np.asarray(scores, dtype=np.float64).reshape(len(members), -1)).all(axis=1)
+            reason = f"missing {names}: the model gives no finite output"
+        except Exception as exc:  # noqa: BLE001 - the model's refusal, whatever it raises, is the reason
+            bad = np.ones(len(members), dtype=bool)
+            reason = f"missing {names}: the model does not accept it ({_first_line(exc)})"
+        if bad.any():
+            keep[members[bad]] = False
+            dropped[reason] = dropped.get(reason, 0) + int(bad.sum())
+    return keep, dropped
+
+
 def prepare(loaded, train: pd.DataFrame, evaluation: pd.DataFrame, schema: Schema, *, started: float,
-            training_assumed: bool = False) -> Prepared:
-    """Return the audit inputs: design matrices, class indices and sensitive attributes."""
+            training_assumed: bool = False, dropped: dict[str, int] | None = None) -> Prepared:
+    """Return the audit inputs: design matrices, class indices and sensitive attributes.
+
+    Rows with missing values stay when the model takes them; those it cannot take are dropped
+    and counted with the reason in `Prepared.rows_dropped` (with those `dropped` before).
+    """
     classes = [str(c) for c in loaded.classes]
     positive = str(schema.positive_label)
     if positive not in classes:
         raise ValueError(f"The positive label {positive!r} is not one of the model's classes ({', '.join(classes)})")
+    features = list(getattr(loaded, "features", None) or schema.features)
+    rows_dropped = {"count": 0, "train": 0, "eval": 0, "reasons": dict(dropped or {})}
+    for split, frame in (("train", train), ("eval", evaluation)):
+        keep, reasons = accepted_rows(loaded, frame, features)
+        for reason, n in reasons.items():
+            rows_dropped["reasons"][reason] = rows_dropped["reasons"].get(reason, 0) + n
+        rows_dropped[split] = int((~keep).sum())
+        if split == "train":
+            train = train[keep].reset_index(drop=True)
+        else:
+            evaluation = evaluation[keep].reset_index(drop=True)
+    rows_dropped["count"] = sum(rows_dropped["reasons"].values())
     if len(evaluation) == 0 or len(train) == 0:
-        raise ValueError("The dataset needs both training and evaluation rows")
+        reasons = "; ".join(f"{n} rows: {r}" for r, n in rows_dropped["reasons"].items())
+        raise ValueError("The dataset needs both training and evaluation rows" + (f" (dropped {reasons})" if reasons else ""))
     x_train, columns, column_features, categorical = loaded.design_matrix(train)
     x_eval, *_ = loaded.design_matrix(evaluation)
     data = AuditData(
@@ -63,7 +120,7 @@ def prepare(loaded, train: pd.DataFrame, evaluation: pd.DataFrame, schema: Schem
         categorical=np.asarray(categorical, dtype=bool), positive_index=classes.index(positive),
         training_assumed=training_assumed,
     )
-    return Prepared(loaded, data, positive, time.perf_counter() - started)
+    return Prepared(loaded, data, positive, time.perf_counter() - started, rows_dropped)
 
 
 def library_versions() -> dict[str, str]:
@@ -84,13 +141,18 @@ def audit(prepared: Prepared, *, model_bytes: bytes, fmt: str, config: dict | No
 
     outcome = run_audit(prepared.model.to_audit_model(), prepared.data, config, context=context,
                         progress=progress, should_cancel=should_cancel)
+    dropped = prepared.rows_dropped or {}
+    if dropped.get("count"):
+        for entry in outcome["metrics"].values():
+            entry["details"]["rows_dropped"] = {"count": dropped["count"], "reasons": dropped["reasons"]}
     data = prepared.data
     return {
         "assay_version": ASSAY_VERSION,
         "model": {"format": fmt, "sha256": hashlib.sha256(model_bytes).hexdigest(),
                   "classes": [str(c) for c in prepared.model.classes], "positive_class": prepared.positive_class},
         "dataset": {"rows_train": int(len(data.y_train)), "rows_eval": int(len(data.y_eval)),
-                    "sensitive_attributes": list(data.sensitive_eval)},
+                    "sensitive_attributes": list(data.sensitive_eval),
+                    "rows_dropped": prepared.rows_dropped or {"count": 0, "train": 0, "eval": 0, "reasons": {}}},
         "config": outcome["config"],
         "metrics": outcome["metrics"],
         "dimensions": outcome["dimensions"],

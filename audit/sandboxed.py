@@ -63,7 +63,7 @@ def run_audit(request: dict[str, Any], in_dir: Path, out_dir: Path, progress: Pr
     splits = _splits(request, in_dir)
     loaded = _load(request, in_dir, splits)
     prepared = runner.prepare(loaded, splits.train, splits.eval, splits.schema, started=started,
-                              training_assumed=bool(request.get("training_assumed")))
+                              training_assumed=bool(request.get("training_assumed")), dropped=splits.dropped)
     context = AuditContext(**request["context"]) if request.get("context") else None
     return runner.audit(prepared, model_bytes=(in_dir / "model").read_bytes(), fmt=request["format"],
                         config=request.get("config"), context=context, progress=progress)

@@ -110,11 +110,8 @@ def update_system(system: AISystem, *, user, values: dict) -> AISystem:
         for name, value in values.items():
             setattr(system, name, value)
         system.save()
-        after = system_record(system)
-        changed = {k: {"before": before[k], "after": after[k]} for k in after
-                   if before.get(k) != after[k] and k != "updated"}
         auditlog.record("system.update", organization=system.organization_id, actor=user, obj=system,
-                        payload={"changes": changed})
+                        payload={"changes": auditlog.diff(before, system_record(system), ignore=("updated",))})
     return system
 
 

@@ -5,10 +5,10 @@ Shared by the registry (web and worker processes) and the sandboxed child that r
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .datasets import Schema, split_mask
+from .datasets import Schema, split_mask, split_missing
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -18,20 +18,39 @@ __all__ = ["Splits", "split_frame", "target_classes"]
 
 @dataclass
 class Splits:
+    """Training and evaluation rows, and the rows left out before the model saw any: {reason: count}."""
+
     train: pd.DataFrame
     eval: pd.DataFrame
     schema: Schema
-    dropped_missing: int
+    dropped: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def dropped_missing(self) -> int:
+        return sum(self.dropped.values())
 
 
 def split_frame(frame: pd.DataFrame, schema: Schema) -> Splits:
-    """Return the rows with every used column present, split into training and evaluation rows."""
+    """Return the training and evaluation rows.
+
+    Rows with missing feature values stay: whether the model can take them is the model's to say
+    (`runner.prepare` asks it). Only rows that cannot be placed are dropped, and counted: a missing
+    target, or a blank cell in the split column. A missing sensitive value is its own group.
+    """
     schema = schema.resolved(frame)
-    used = list(dict.fromkeys([*schema.features, schema.target, *schema.sensitive_attributes]))
-    complete = frame.dropna(subset=used).reset_index(drop=True)
-    train = split_mask(complete, schema)
-    return Splits(complete[train].reset_index(drop=True), complete[~train].reset_index(drop=True), schema,
-                  len(frame) - len(complete))
+    dropped: dict[str, int] = {}
+    target = frame[schema.target]
+    keep = ~(target.isna() | target.astype(object).map(lambda v: str(v).strip() == "")).to_numpy()
+    if (~keep).any():
+        dropped[f"missing target ({schema.target})"] = int((~keep).sum())
+    if schema.split_column:
+        blank = split_missing(frame[schema.split_column]).to_numpy() & keep
+        if blank.any():
+            dropped[f"blank split cell ({schema.split_column})"] = int(blank.sum())
+        keep &= ~blank
+    placed = frame[keep].reset_index(drop=True)
+    train = split_mask(placed, schema)
+    return Splits(placed[train].reset_index(drop=True), placed[~train].reset_index(drop=True), schema, dropped)
 
 
 def target_classes(splits: Splits) -> list[str]:

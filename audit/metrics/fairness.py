@@ -267,6 +267,25 @@ def bin_numeric(values: np.ndarray, *, edges: list[float] | None, reference: np.
     return np.asarray(names)[np.digitize(np.asarray(values, dtype=np.float64), edges)], [float(e) for e in edges]
 
 
+MISSING_GROUP = "(missing)"
+
+
+def _missing(values: np.ndarray) -> np.ndarray:
+    """Return True where a sensitive value is missing (None, NaN, or a blank string)."""
+    import pandas as pd
+
+    series = pd.Series(values, dtype=object)
+    return (series.isna() | series.map(lambda v: isinstance(v, str) and not v.strip())).to_numpy()
+
+
+def _numeric(values: np.ndarray) -> bool:
+    try:
+        np.asarray(values, dtype=np.float64)
+        return True
+    except (TypeError, ValueError):
+        return False
+
+
 def needs_binning(values: np.ndarray) -> bool:
     """Return True for a numeric attribute with more than 10 distinct values."""
     values = np.asarray(values)
@@ -283,10 +302,16 @@ def sensitive_groups(state: AuditState, split: str) -> dict[str, tuple[np.ndarra
     out: dict[str, tuple[np.ndarray, list[float] | None]] = {}
     for name in chosen if chosen is not None else list(state.data.sensitive_eval):
         values, reference = np.asarray(source[name]), np.asarray(state.data.sensitive_eval[name])
-        if needs_binning(reference) or name in state.config["bins"]:
-            out[name] = bin_numeric(values, edges=state.config["bins"].get(name), reference=reference, name=name)
+        missing, ref_missing = _missing(values), _missing(reference)
+        if missing.any() or ref_missing.any():  # a missing value is its own group, never a silent drop
+            values, reference = values.copy(), reference[~ref_missing]
+        present = reference.astype(np.float64) if reference.dtype.kind == "O" and _numeric(reference) else reference
+        if needs_binning(present) or name in state.config["bins"]:
+            labels, edges = bin_numeric(np.where(missing, np.nan, values).astype(np.float64) if missing.any()
+                                        else values, edges=state.config["bins"].get(name), reference=present, name=name)
+            out[name] = (np.where(missing, MISSING_GROUP, labels.astype(object)), edges)
         else:
-            out[name] = (values, None)
+            out[name] = (np.where(missing, MISSING_GROUP, values.astype(object)) if missing.any() else values, None)
     cache[split] = out
     return out
 

@@ -124,6 +124,9 @@ def _standardise(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.nan_to_num((x - mean) / scale, nan=0.0), mean, scale
 
 
+STALL_ROUNDS = 20
+
+
 def random_search(proba: Callable[[np.ndarray], np.ndarray], x: np.ndarray, start: np.ndarray, y: np.ndarray, *,
                   epsilon: float, scale: np.ndarray, mask: np.ndarray, low: np.ndarray, high: np.ndarray,
                   queries: int, rng: np.random.Generator) -> tuple[np.ndarray, int]:
@@ -135,7 +138,8 @@ def random_search(proba: Callable[[np.ndarray], np.ndarray], x: np.ndarray, star
     range, and keeps the proposal when the margin :math:`p_y - \max_{k 
 e y} p_k` of the real
     model's probabilities decreases. The subset shrinks from half the moving columns to one.
-    One query = one row scored once; at most `queries` rounds per row.
+    One query = one row scored once; at most `queries` rounds per row, and a row whose last
+    `STALL_ROUNDS` proposals all failed stops early (its neighbourhood is exhausted).
     """
     adv = start.copy()
     radius = epsilon * scale * mask
@@ -151,9 +155,10 @@ e y} p_k` of the real
 
     active = np.arange(len(x))
     best = margin(proba(adv), active)
+    stalled = np.zeros(len(x), dtype=np.int64)
     used = len(active)
     for round_ in range(queries):
-        active = active[best[active] >= 0] if round_ else np.flatnonzero(best >= 0)
+        active = np.flatnonzero((best >= 0) & (stalled < STALL_ROUNDS))
         if len(active) == 0:
             break
         share = max(1, int(round(len(moving) * 0.5 * (1 - round_ / queries))))
@@ -169,6 +174,7 @@ e y} p_k` of the real
         better = candidate < best[active]
         adv[active[better]] = proposal[better]
         best[active[better]] = candidate[better]
+        stalled[active] = np.where(better, 0, stalled[active] + 1)
     return adv, used
 
 
