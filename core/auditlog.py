@@ -174,6 +174,17 @@ def record(action: str, *, organization=None, actor=None, obj=None, payload: dic
     return entry
 
 
+def diff(before: dict, after: dict, *, ignore: Iterable[str] = ()) -> dict[str, dict[str, Any]]:
+    """Return the fields whose value changed, as {field: {"before": old, "after": new}}, for an update's entry.
+
+    Every field of `after` is compared with the same field of `before` (absent: None); fields in
+    `ignore` (a timestamp the save moves anyway) are left out. Equal values give an empty dict.
+    """
+    skip = set(ignore)
+    return {k: {"before": before.get(k), "after": v} for k, v in after.items()
+            if k not in skip and before.get(k) != v}
+
+
 def record_job_failure(row, *, action: str, error: str) -> AuditLogEntry:
     """Append a failed job (core.jobs.run_job) to its organisation's chain, as the worker."""
     return record(action, organization=row.organization_id, actor="worker", obj=row, payload={"error": error})

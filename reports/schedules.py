@@ -141,10 +141,8 @@ def update_schedule(schedule: Schedule, *, user, changes: dict) -> Schedule:
             setattr(schedule, field, values[field])
         schedule.save()
         sync_beat(schedule)
-        after = _public(schedule)
         auditlog.record("schedule.update", organization=schedule.organization, actor=user, obj=schedule,
-                        payload={"changes": {k: {"before": before[k], "after": after[k]}
-                                             for k in after if before[k] != after[k]}})
+                        payload={"changes": auditlog.diff(before, _public(schedule))})
     return schedule
 
 

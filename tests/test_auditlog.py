@@ -202,3 +202,15 @@ def test_it_filters_entries_by_object(as_alice, alice_dataset, alice_model):
     # then
     assert [e["action"] for e in response.json()["results"]] == ["dataset.download", "dataset.upload"]
     assert [e["object_id"] for e in downloads.json()["results"]] == [str(alice_dataset.pk)]
+
+
+class TestDiff:
+    def test_it_lists_only_the_changed_fields(self):
+        assert auditlog.diff({"a": 1, "b": "x", "c": None}, {"a": 2, "b": "x", "c": None}) == {
+            "a": {"before": 1, "after": 2}}
+
+    def test_it_counts_a_field_new_in_after_as_changed_from_none(self):
+        assert auditlog.diff({}, {"a": 1, "b": None}) == {"a": {"before": None, "after": 1}}
+
+    def test_it_leaves_out_ignored_fields(self):
+        assert auditlog.diff({"a": 1, "updated": "t0"}, {"a": 1, "updated": "t1"}, ignore=("updated",)) == {}
