@@ -11,7 +11,7 @@ from typing import Any
 from django.core.serializers.json import DjangoJSONEncoder
 from django.template.loader import render_to_string
 
-from . import pdf
+from . import i18n, pdf
 
 CONTENT_TYPES = {"json": "application/json", "csv": "text/csv; charset=utf-8", "html": "text/html; charset=utf-8",
                  "pdf": "application/pdf"}
@@ -87,8 +87,36 @@ def safe_cell(value: Any) -> str:
     return one_line(text)
 
 
+def prepare(document: dict[str, Any]) -> dict[str, Any]:
+    """Return the document as the export template reads it (HTML and PDF alike).
+
+    Each checklist's items are split into "in force on the evaluation date", "applies later" and
+    "not applicable"; labels come in English and, for the Chinese frameworks, in Chinese too; the
+    legend explains the verification badges (the source of the rule, not a result).
+    """
+    checklists = []
+    for checklist in document["checklists"]:
+        zh = checklist["framework"] == "cn_genai"
+        date = document.get("evaluated_on") or checklist.get("evaluated_on")
+        rows = [{**row, "status_label": i18n.STATUS.get(row["status"], (row["status"], row["status"])),
+                 "rule_label": i18n.VERIFICATION.get(row["verification"], (row["verification"],) * 3),
+                 "reason_zh": i18n.reason_zh(row["status_reason"]) if zh else ""}
+                for row in checklist["items"]]
+        groups = [
+            ("in_force", [r for r in rows if r["applies"] and r.get("in_force")]),
+            ("later", [r for r in rows if r["applies"] and not r.get("in_force")]),
+            ("not_applicable", [r for r in rows if not r["applies"]]),
+        ]
+        checklists.append({**checklist, "zh": zh, "zh_note": i18n.ZH_NOTE, "headers": list(i18n.HEADERS.values()),
+                           "groups": [{"key": key, "items": items,
+                                       "title": tuple(t.format(date=date) for t in i18n.SECTIONS[key])}
+                                      for key, items in groups]})
+    legend = {"title": i18n.LEGEND_TITLE, "note": i18n.LEGEND_NOTE, "badges": list(i18n.VERIFICATION.items())}
+    return {**document, "checklists": checklists, "legend": legend, "any_zh": any(c["zh"] for c in checklists)}
+
+
 def to_html(document: dict[str, Any]) -> bytes:
-    return render_to_string("compliance/export.html", {"doc": document}).encode()
+    return render_to_string("compliance/export.html", {"doc": prepare(document)}).encode()
 
 
 def filename(document: dict[str, Any], fmt: str) -> str:

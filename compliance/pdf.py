@@ -2,28 +2,35 @@
 
 One engine for every PDF in Assay: the HTML export's template (templates/compliance/export.html,
 with `pdf` set: landscape A4, readable status labels, a footer with the disclaimer and the page
-numbers) rendered by WeasyPrint (core.pdf). Fonts come from the system through fontconfig: DejaVu
-Sans for Latin text, and Noto Sans CJK when it is installed (Debian fonts-noto-cjk), so Chinese
-terms render.
+numbers) rendered by WeasyPrint (core.pdf). Latin text uses DejaVu Sans from the system; every
+CJK character uses the font Assay ships (compliance/fonts/AssayCJKSans-Regular.otf, a subset of
+Noto Sans CJK SC under the OFL), embedded in every PDF as a data URL, so that 生成 prints on a
+machine without CJK fonts.
 """
 
 from __future__ import annotations
 
+import base64
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from django.template.loader import render_to_string
 
 from core.pdf import html_to_pdf
 
-STATUS_LABELS = {"met": "met", "partially_met": "partially met", "not_met": "not met",
-                 "needs_attestation": "needs attestation", "no_evidence": "no evidence yet",
-                 "not_applicable": "not applicable"}
+FONT_PATH = Path(__file__).resolve().parent / "fonts" / "AssayCJKSans-Regular.otf"
+
+
+@lru_cache(maxsize=1)
+def font_data_url() -> str:
+    return "data:font/otf;base64," + base64.b64encode(FONT_PATH.read_bytes()).decode()
 
 
 def render(document: dict[str, Any]) -> bytes:
-    """Return the PDF bytes of a compliance document: header, framework versions, one table per framework."""
-    labelled = {**document, "checklists": [
-        {**checklist, "items": [{**row, "status_label": STATUS_LABELS.get(row["status"], row["status"])}
-                                for row in checklist["items"]]}
-        for checklist in document["checklists"]]}
-    return html_to_pdf(render_to_string("compliance/export.html", {"doc": labelled, "pdf": True}))
+    """Return the PDF bytes of a compliance document: header, legend, per framework in force / later / n/a."""
+    from .exports import prepare
+
+    html = render_to_string("compliance/export.html",
+                            {"doc": prepare(document), "pdf": True, "font_data_url": font_data_url()})
+    return html_to_pdf(html)

@@ -6,6 +6,7 @@ from . import views
 
 urlpatterns = [
     path("compliance/", views.index, name="compliance"),
+    path("compliance/font/AssayCJKSans-Regular.otf", views.cjk_font, name="compliance-cjk-font"),
     path("compliance/systems/<int:pk>/", views.checklist, name="compliance-checklist"),
     path("compliance/systems/<int:pk>/items/<str:item_id>/", views.item_detail, name="compliance-item"),
     path("compliance/systems/<int:pk>/attest/", views.attest, name="compliance-attest"),

@@ -2,7 +2,7 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -10,12 +10,13 @@ from accounts.choices import Action
 from accounts.permissions import can, get_visible_or_404, parse_id, require
 from audit.models import AISystem
 
-from . import evidence, exports, services
+from . import evidence, exports, pdf, services
 from . import vocabulary as v
 from .choices import EXPORT_FORMATS, ItemStatus
 from .models import Assessment, Attestation, EvidenceDocument
 
 ATTESTABLE = ("manual_attestation", "process")
+ATTEST_ALSO = ("log_integrity", "system_logs", "metric_report", "generative_evaluation")  # attest the rest
 
 
 def _system(request, pk) -> AISystem:
@@ -31,6 +32,13 @@ def _download(document: dict, fmt: str) -> HttpResponse:
     response = HttpResponse(exports.render(document, fmt), content_type=exports.CONTENT_TYPES[fmt])
     if fmt != "html":
         response["Content-Disposition"] = f'attachment; filename="{exports.filename(document, fmt)}"'
+    return response
+
+
+def cjk_font(request):
+    """Serve the CJK font Assay ships (OFL), so pages show 生成 on machines without CJK fonts."""
+    response = FileResponse(pdf.FONT_PATH.open("rb"), content_type="font/otf")
+    response["Cache-Control"] = "public, max-age=31536000, immutable"
     return response
 
 
@@ -66,6 +74,7 @@ def checklist(request, pk: int):
         "system": system, "checklist": shown, "summary": full["summary"], "bundle": bundle, "bundles": v.BUNDLES,
         "statuses": ItemStatus.choices, "instruments": instruments, "filters": request.GET,
         "can_change": can(request.user, system.organization_id, Action.CHANGE), "attestable": ATTESTABLE,
+        "attest_also": ATTEST_ALSO,
         "document_kinds": v.DOCUMENT_KINDS, "disclaimer": services.DISCLAIMER,
     })
 

@@ -1,0 +1,80 @@
+"""Exports a reviewer can use (issue 14, A2.4): Chinese beside English, the shipped CJK font embedded in every
+PDF and served to pages, "in force" and "applies later" separated, a legend for the rule badges."""
+
+import datetime as dt
+import io
+
+import pytest
+from fontTools.ttLib import TTFont
+from pypdf import PdfReader
+
+from compliance import exports, pdf, services
+
+ON = dt.date(2026, 12, 1)
+
+
+@pytest.fixture
+def generator(alice_system):
+    alice_system.output_modalities = ["image"]
+    alice_system.public_in_mainland_china = True
+    alice_system.users_can_download = True
+    alice_system.placed_on_eu_market = True
+    alice_system.save()
+    return alice_system
+
+
+def fonts_of(reader: PdfReader) -> set[str]:
+    names = set()
+    for page in reader.pages:
+        for font in (page.get("/Resources", {}).get("/Font") or {}).values():
+            names.add(str(font.get_object().get("/BaseFont")))
+    return names
+
+
+def test_the_chinese_pdf_prints_every_character_with_the_shipped_font(generator):
+    document = services.live_document(services.evaluate(generator, "cn_genai", ON))
+    data = exports.render(document, "pdf")
+    reader = PdfReader(io.BytesIO(data))
+    text = "".join(page.extract_text() for page in reader.pages)
+    assert "生成" in text and "合成" in text
+    assert "图片显式标识" in text and "符合" in text or "尚无证据" in text
+    assert any("Assay-CJK-Sans" in name for name in fonts_of(reader)), fonts_of(reader)
+    # every character the Chinese export holds has a glyph in the shipped font
+    html = exports.render(document, "html").decode()
+    cmap = TTFont(pdf.FONT_PATH, lazy=True).getBestCmap()
+    missing = {c for c in html if ord(c) > 0x2E7F and ord(c) not in cmap}
+    assert not missing, sorted(missing)
+
+
+def test_every_pdf_embeds_the_font(alice_system):
+    alice_system.placed_on_eu_market = True
+    alice_system.save()
+    data = exports.render(services.live_document(services.evaluate(alice_system, "eu_ai_act", ON)), "pdf")
+    assert any("Assay-CJK-Sans" in name for name in fonts_of(PdfReader(io.BytesIO(data))))
+
+
+def test_in_force_and_applies_later_are_separated_with_a_legend(alice_system):
+    alice_system.domain = "annex_iii_5_essential_services"
+    alice_system.annex_iii_point = "5(b)"
+    alice_system.output_modalities = ["none"]
+    alice_system.placed_on_eu_market = True
+    alice_system.save()
+    html = exports.render(services.live_document(services.evaluate(alice_system, "eu_ai_act", ON)), "html").decode()
+    in_force = html.index('id="eu_ai_act-in_force"')
+    later = html.index('id="eu_ai_act-later"')
+    not_applicable = html.index('id="eu_ai_act-not_applicable"')
+    assert in_force < later < not_applicable
+    assert html.index('data-item="EU-ART5-1"') < later < html.index('data-item="EU-ART9-1"') < not_applicable
+    assert "In force on 2026-12-01 (2)" in html
+    assert 'id="legend"' in html and "describes the source of the rule, not this system" in html
+    assert "date by interpretation" in html  # Arts 43, 49, 72, 73
+
+
+def test_the_dashboard_serves_the_font(client, generator, alice):
+    response = client.get("/compliance/font/AssayCJKSans-Regular.otf")
+    assert response.status_code == 200 and response["Content-Type"] == "font/otf"
+    assert b"".join(response.streaming_content) == pdf.FONT_PATH.read_bytes()
+    client.force_login(alice)
+    page = client.get(f"/compliance/systems/{generator.pk}/?framework=cn_genai").content.decode()
+    assert "/compliance/font/AssayCJKSans-Regular.otf" in page and "图片显式标识" in page
+    assert 'class="rule rule-verified"' in page and "badge ok" not in page
