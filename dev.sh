@@ -29,6 +29,16 @@ system_packages() {
       echo "Pango is missing: install libpango-1.0-0 and libpangoft2-1.0-0 for PDF reports" >&2
     fi
   fi
+  # libGL and GLib for OpenCV, which the offline OCR of the explicit label loads (rapidocr-onnxruntime).
+  if ! ldconfig -p 2>/dev/null | grep -q 'libGL.so.1 '; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      echo "Installing libGL and GLib (OCR of the explicit label)…"
+      (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libgl1 libglib2.0-0 >/dev/null) \
+        || echo "libgl1 could not be installed: the explicit label cannot be read from the pixels"
+    else
+      echo "libGL is missing: install libgl1 and libglib2.0-0 for the OCR of the explicit label" >&2
+    fi
+  fi
 }
 
 setup() {
