@@ -316,3 +316,18 @@ def test_an_image_with_text_in_the_middle_is_not_a_label():
     moved.paste(labelled.crop(facts.box), (150, 180))
     seen = ocr.read_label(moved)
     assert seen["found"] and not seen["ok"] and "not at an edge" in seen["note"]
+
+
+def test_the_demo_poster_generator_rests_on_output_samples_with_the_ocr_result(alice, generator):
+    from compliance.demo import load_samples
+
+    added = load_samples(generator, alice)
+    assert len(added) == 2 and load_samples(generator, alice) == added  # once only
+    cn, eu = services.evaluate(generator, "cn_genai"), services.evaluate(generator, "eu_ai_act")
+    for row in [item(cn, i) for i in (*LABEL_ITEMS_CN, "CN-LBL-ART5-1", "CN-GAI-ART12-1")] + [item(eu, "EU-ART50-2")]:
+        assert row["status"] == "met", (row["id"], row["status_reason"])
+        samples_shown = [e for e in row["evidence"] if e["kind"] == "output_sample"]
+        assert len(samples_shown) == 2
+    for sample in added:
+        ocr = sample.report["explicit"]["ocr"]
+        assert ocr["engine"].startswith("rapidocr") and ocr["ok"] and "生成" in ocr["text"]

@@ -58,7 +58,10 @@ class Command(BaseCommand):
         org, user, password = self._organization_and_admin()
         token, _ = Token.objects.get_or_create(user=user)
         adult = self._adult_system(org, user)
-        self._poster_system(org, user)
+        poster = self._poster_system(org, user)
+        from compliance.demo import load_samples
+
+        load_samples(poster, user)  # compliance: the poster generator's own outputs as evidence samples
         from moderation.demo import load_demo
 
         load_demo(org, user)  # moderation: default policy, demo classifier, evaluation
