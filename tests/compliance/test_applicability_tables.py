@@ -25,7 +25,8 @@ PUBLIC_AUTHORITY_DEPLOYER = {"domain": "annex_iii_5_essential_services", "annex_
 HIGH_RISK_PROVIDER = ["EU-ART6-1", "EU-ART9-1", "EU-ART10-1", "EU-ART10-2", "EU-ART10-3", "EU-ART11-1",
                       "EU-ART12-1", "EU-ART13-1", "EU-ART14-1", "EU-ART15-1", "EU-ART15-2", "EU-ART15-3",
                       "EU-ART17-1", "EU-ART18-1", "EU-ART19-1", "EU-ART43-1", "EU-ART49-1", "EU-ART72-1",
-                      "EU-ART73-1"]
+                      "EU-ART73-1", "EU-ART16-1", "EU-ART16-2", "EU-ART16-3", "EU-ART20-1", "EU-ART21-1",
+                      "EU-ART22-1"]  # 22-1: non-EU establishment is assumed (not in the profile), and said so
 
 
 def table(profile: dict, on: dt.date) -> dict[str, str]:
@@ -89,7 +90,8 @@ def test_the_image_generator_tables():
 
 def test_the_public_authority_deployer():
     before, after = table(PUBLIC_AUTHORITY_DEPLOYER, BEFORE), table(PUBLIC_AUTHORITY_DEPLOYER, AFTER)
-    deployer_items = ["EU-ART26-1", "EU-ART26-2", "EU-ART26-3", "EU-ART27-1", "EU-ART27-3", "EU-ART49-3"]
+    deployer_items = ["EU-ART26-1", "EU-ART26-2", "EU-ART26-3", "EU-ART26-4", "EU-ART27-1", "EU-ART27-3",
+                      "EU-ART49-3", "EU-ART86-1", "EU-ART25-1"]
     for item_id in deployer_items:
         assert before[item_id] == "applies later" and after[item_id] == "in force", item_id
     assert before["EU-ART9-1"] == "n/a"  # provider duty

@@ -104,7 +104,7 @@ def test_assessment_exports_parse(as_alice, as_charlie, generator):
     comments = [line for line in raw.splitlines() if line.startswith("#")]
     assert comments[0].startswith(f"# {DISCLAIMER_START}") and any("cn_labeling.yaml version" in c for c in comments)
     rows = list(csv.DictReader(line for line in raw.splitlines() if not line.startswith("#")))
-    assert len(rows) == 100 and {r["verification"] for r in rows} == {"verified", "secondary", "unverified"}
+    assert len(rows) == 111 and {r["verification"] for r in rows} == {"verified", "secondary", "unverified"}
     img = next(r for r in rows if r["id"] == "CN-GB45438-IMG-1")
     assert img["applies"] == "True" and img["status"] == "no_evidence"
 
