@@ -9,6 +9,7 @@ from django.views.decorators.http import require_POST
 from accounts.choices import Action
 from accounts.permissions import can, get_visible_or_404, parse_id, require
 from audit.models import AISystem
+from core.uploads import read_optional_upload
 
 from . import evidence, exports, pdf, services
 from . import vocabulary as v
@@ -103,8 +104,7 @@ def _back(request, system: AISystem):
 
 
 def _upload(request) -> tuple[bytes | None, str]:
-    upload = request.FILES.get("file")
-    return (b"".join(upload.chunks()), upload.name) if upload else (None, "")
+    return read_optional_upload(request.FILES.get("file"))
 
 
 @login_required
@@ -135,6 +135,59 @@ def upload_document(request, pk: int):
         messages.success(request, f"Uploaded {doc}.")
     except services.ComplianceError as exc:
         messages.error(request, str(exc))
+    return _back(request, system)
+
+
+@login_required
+@require_POST
+def review_document(request, pk: int, doc: int):
+    """Approve or reject a document (never by its uploader): only then is it evidence."""
+    system = _system(request, pk)
+    require(request.user, system, Action.CHANGE)
+    document = get_visible_or_404(EvidenceDocument.objects.filter(system=system), request.user, pk=doc)
+    try:
+        services.review_document(user=request.user, document=document, decision=request.POST.get("decision", ""),
+                                 note=request.POST.get("note", ""))
+        messages.success(request, f"{document.title}: {request.POST.get('decision')}.")
+    except services.ComplianceError as exc:
+        messages.error(request, str(exc))
+    return _back(request, system)
+
+
+@login_required
+@require_POST
+def add_sample(request, pk: int):
+    """Add one of the system's outputs as an evidence sample (verified per layer, after the transformations)."""
+    from core.errors import AssayError
+
+    from . import samples
+
+    system = _system(request, pk)
+    require(request.user, system, Action.CHANGE)
+    data, filename = _upload(request)
+    if data is None:
+        messages.error(request, "Choose an output file of the system.")
+        return _back(request, system)
+    try:
+        sample = samples.add_sample(user=request.user, system=system, data=data, filename=filename)
+        passed = ", ".join(k for k, r in sample.report["layers"].items() if r["ok"]) or "none"
+        messages.success(request, f"Added sample {sample.pk}: layers shown: {passed}.")
+    except AssayError as exc:
+        messages.error(request, str(exc))
+    return _back(request, system)
+
+
+@login_required
+@require_POST
+def remove_sample(request, pk: int, sample: int):
+    from . import samples
+    from .models import EvidenceSample
+
+    system = _system(request, pk)
+    require(request.user, system, Action.CHANGE)
+    row = get_visible_or_404(EvidenceSample.objects.filter(system=system), request.user, pk=sample)
+    samples.remove_sample(user=request.user, sample=row)
+    messages.success(request, f"Removed sample {row.pk} from the evidence.")
     return _back(request, system)
 
 

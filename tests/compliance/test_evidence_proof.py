@@ -331,3 +331,21 @@ def test_the_demo_poster_generator_rests_on_output_samples_with_the_ocr_result(a
     for sample in added:
         ocr = sample.report["explicit"]["ocr"]
         assert ocr["engine"].startswith("rapidocr") and ocr["ok"] and "生成" in ocr["text"]
+
+
+def test_the_dashboard_reviews_documents_and_adds_samples(client, alice, erin, generator, stamped):
+    doc = services.add_document(user=alice, system=generator, kind="filing_number", title="Filing",
+                                reference="Beijing-Poster-2026", file_bytes=None)
+    page = f"/compliance/systems/{generator.pk}/items/CN-GAI-FILING-1/"
+    client.force_login(alice)
+    assert "awaiting review" in client.get(page).content.decode()
+    client.post(f"/compliance/systems/{generator.pk}/documents/{doc.pk}/review/", {"decision": "approved", "next": page})
+    assert EvidenceDocument.objects.get(pk=doc.pk).review == ""  # the uploader cannot approve
+    client.force_login(erin)
+    client.post(f"/compliance/systems/{generator.pk}/documents/{doc.pk}/review/", {"decision": "approved", "next": page})
+    assert EvidenceDocument.objects.get(pk=doc.pk).reviewed_by_name == "erin"
+    response = client.post(f"/compliance/systems/{generator.pk}/samples/",
+                           {"file": io.BytesIO(stamped), "next": page})
+    assert response.status_code == 302
+    body = client.get(f"/compliance/systems/{generator.pk}/items/CN-GB45438-IMG-1/").content.decode()
+    assert "data:image/png;base64," in body and "✓ explicit" in body
