@@ -14,8 +14,10 @@ Rules + classifier adds the demo classifier (trained here on the demo set).
 Part 2 (`--http`) starts gunicorn (2 sync workers, loopback) on a fresh database (`--database`,
 default a temporary SQLite file; PostgreSQL with e.g. postgresql://postgres@127.0.0.1/assay_modbench),
 creates an organisation, a token and the default policy, and drives POST /api/v1/moderations with
-a bounded Python load generator (N closed-loop client threads, 200-character inputs) for
-`--seconds`; the load generator shares the cores with the server.
+200-character inputs, for
+`--seconds`: wrk (2 threads, 3 s warm-up not counted) when it is installed, else (or with
+`--python-load`) N closed-loop Python client threads; the load generator shares the cores with the
+server.
 """
 
 from __future__ import annotations
@@ -174,7 +176,27 @@ def _post(token: str, body: bytes) -> float:
     return time.perf_counter() - t
 
 
-def http(database: str | None, seconds: int, clients: int, workers: int) -> dict:
+def _wrk(token: str, body: bytes, clients: int, seconds: int, workdir: Path) -> dict:
+    """Drive the endpoint with wrk (2 threads, `clients` connections) after 3 s of the same load."""
+    script = workdir / "moderate.lua"
+    script.write_text('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+                      f'wrk.headers["Authorization"] = "Token {token}"\nwrk.body = {json.dumps(body.decode())}\n')
+    args = ["wrk", "-t2", f"-c{clients}", "--latency", "--timeout=10s", "-s", str(script),
+            f"http://127.0.0.1:{PORT}/api/v1/moderations"]
+    subprocess.run([*args[:1], *args[1:-1], "-d3s", args[-1]], capture_output=True, check=True)
+    text = subprocess.run([*args[:1], *args[1:-1], f"-d{seconds}s", args[-1]], capture_output=True, text=True,
+                          check=True).stdout
+
+    def ms(q: str) -> float:
+        value, unit = re.search(rf"{q}%\s+([\d.]+)(us|ms|s)", text).groups()
+        return float(value) / 1000 if unit == "us" else float(value) * 1000 if unit == "s" else float(value)
+
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    return {"clients": clients, "seconds": seconds, "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1)),
+            "p50_ms": ms("50"), "p90_ms": ms("90"), "p99_ms": ms("99"), "non_2xx": int(non_2xx.group(1)) if non_2xx else 0}
+
+
+def http(database: str | None, seconds: int, clients: int, workers: int, python_load: bool = False) -> dict:
     data_dir = Path(tempfile.mkdtemp(prefix="assay-modbench-"))
     env = _env(data_dir, database)
     token = _prepare(env)
@@ -190,6 +212,9 @@ def http(database: str | None, seconds: int, clients: int, workers: int) -> dict
                 time.sleep(0.5)
         for i in range(40):  # warm both workers (policy compiled, tables loaded)
             _post(token, bodies[i % len(bodies)])
+        if shutil.which("wrk") and not python_load:
+            return {"database": "postgresql" if database and database.startswith("postg") else "sqlite",
+                    "workers": workers, "load": "wrk -t2", **_wrk(token, bodies[0], clients, seconds, data_dir)}
         latencies: list[float] = []
         errors = [0]
         stop = time.monotonic() + seconds
@@ -211,7 +236,7 @@ def http(database: str | None, seconds: int, clients: int, workers: int) -> dict
             t.join()
         elapsed = time.monotonic() - started
         return {"database": "postgresql" if database and database.startswith("postg") else "sqlite",
-                "workers": workers, "clients": clients, "seconds": round(elapsed, 1),
+                "workers": workers, "load": "python threads", "clients": clients, "seconds": round(elapsed, 1),
                 "requests": len(latencies), "errors": errors[0], "rps": round(len(latencies) / elapsed, 1),
                 **percentiles(latencies)}
     finally:
@@ -229,6 +254,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--python-load", action="store_true", help="Python threads instead of wrk")
     args = parser.parse_args()
     import django
 
@@ -237,7 +263,7 @@ def main() -> None:
     django.setup()
     result = {"load_average": os.getloadavg(), "in_process": in_process(args.keywords, args.repeat)}
     if args.http:
-        result["http"] = http(args.database, args.seconds, args.clients, args.workers)
+        result["http"] = http(args.database, args.seconds, args.clients, args.workers, args.python_load)
     print(json.dumps(result, indent=2, ensure_ascii=False))
 
 

@@ -352,6 +352,26 @@ class Compiled:
 
 _compiled: dict[int, Compiled] = {}  # policy id → compiled current version
 _compile_lock = threading.Lock()
+_lookups: dict[tuple, tuple[float, object]] = {}
+
+
+def cached(key: tuple, compute):
+    """Return compute() (never an exception), remembered for ASSAY_MODERATION_CACHE_SECONDS in this process.
+
+    The moderation call resolves the caller's organisation (and role) and the policy this way: a
+    membership or a policy removed takes up to that many seconds to apply to it.
+    """
+    ttl = float(getattr(settings, "ASSAY_MODERATION_CACHE_SECONDS", 5))
+    now = time.monotonic()
+    hit = _lookups.get(key)
+    if hit is not None and now - hit[0] < ttl:
+        return hit[1]
+    value = compute()
+    if ttl > 0:
+        if len(_lookups) > 10_000:
+            _lookups.clear()
+        _lookups[key] = (now, value)
+    return value
 
 
 def _fingerprint(policy_id: int) -> tuple:

@@ -15,6 +15,7 @@ from django.test import Client
 from core.choices import JobStatus
 from core.models import AuditLogEntry
 from moderation import classifier, decisions, metrics, pii, rules, services
+from moderation.api.views import _window as rate_window
 from moderation.models import Decision, DecisionBatch, KeywordLibrary, ModerationClassifier, ModerationPolicy
 from tests.conftest import upload_file
 
@@ -28,6 +29,9 @@ def moderation_settings(settings, tmp_path):
     settings.ASSAY_MODERATION_BATCH_SIZE = 10_000
     settings.ASSAY_MODERATION_BATCH_SECONDS = 10_000
     services._compiled.clear()  # ids repeat between tests
+    services._lookups.clear()
+    rate_window.local.clear()
+    rate_window.shared.clear()
     yield
     services._compiled.clear()
 
@@ -578,3 +582,16 @@ def test_the_policy_page_saves_a_version(web_alice, alice_org, alice):
     assert r.status_code == 302
     policy.refresh_from_db()
     assert policy.version == 2 and policy.current().config["pii"] == ["email"]
+
+
+def test_a_failed_write_keeps_the_spool_for_the_next_writer(alice_org, settings):
+    policy = services.default_policy(alice_org)
+    services.moderate(["hello"], organization=alice_org, policy=policy)
+    spool = Path(settings.ASSAY_MODERATION_SPOOL_DIR)
+    with open(next(spool.glob("active-*.jsonl")), "a") as f:
+        f.write(json.dumps({"id": "00000000-0000-0000-0000-000000000001", "organization": alice_org.pk,
+                            "policy_version": policy.current().pk, "source": "api", "flagged": False,
+                            "outcome": "allowed", "categories": [], "scores": {}, "risks": [], "rules": [],
+                            "created": "2026-01-01T00:00:00+00:00"}) + "\n")
+    assert decisions.flush() == 0  # a record without its hash fails the batch: nothing half-written, no exception
+    assert Decision.objects.count() == 0 and len(list(spool.glob("ready-*.jsonl"))) == 1

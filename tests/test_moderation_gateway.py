@@ -15,6 +15,7 @@ import pytest
 from audit.models import AISystem
 from core.models import AuditLogEntry
 from moderation import decisions, gateway, services
+from moderation.api.views import _window as rate_window
 from moderation.models import Decision
 
 
@@ -74,6 +75,9 @@ def gateway_settings(settings, tmp_path, monkeypatch):
     settings.ASSAY_OUTBOUND_ALLOW_PRIVATE = True  # the test server is on loopback
     monkeypatch.setattr(gateway, "BACKOFF_S", 0.01)
     services._compiled.clear()
+    services._lookups.clear()
+    rate_window.local.clear()
+    rate_window.shared.clear()
     yield
     services._compiled.clear()
 
