@@ -14,6 +14,7 @@ from accounts.models import Organization
 from accounts.permissions import can, get_visible_or_404, parse_id, require
 from core import artifacts
 from core.choices import JobStatus
+from core.uploads import read_upload
 
 from . import jobs, services
 from .choices import LAYERS, BatchMode, Source
@@ -49,7 +50,7 @@ def index(request):
             upload = form.cleaned_data["file"]
             options = _options(form, Source.DASHBOARD)
             options.filename, options.keep_input, options.keep_output = upload.name, True, True
-            image = b"".join(upload.chunks())
+            image = read_upload(upload)
             try:
                 if services.needs_job(image):  # too large for a web worker: a job stamps it
                     batch = jobs.start_batch(user=request.user, organization=org, files=[(upload.name, image)],
@@ -77,7 +78,7 @@ def batch_start(request):
     if not form.is_valid():
         messages.error(request, "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
         return redirect("watermark")
-    files = [(f.name, b"".join(f.chunks())) for f in form.cleaned_data["files"]]
+    files = [(f.name, read_upload(f, field="files")) for f in form.cleaned_data["files"]]
     try:
         batch = jobs.start_batch(user=request.user, organization=org, files=files,
                                  options=_options(form, Source.BATCH))
@@ -144,7 +145,7 @@ def verify(request):
     if request.method == "POST" and form.is_valid():
         orgs = list(Organization.objects.restrict(request.user, Action.VIEW))
         upload = form.cleaned_data["file"]
-        image = b"".join(upload.chunks())
+        image = read_upload(upload)
         try:
             if services.needs_job(image) and orgs:  # too large for a web worker: a job verifies it
                 batch = jobs.start_batch(user=request.user, organization=orgs[0], files=[(upload.name, image)],

@@ -16,6 +16,7 @@ from core.api import error_body
 from core.filters import filter_organizations, id_param
 from core.models import AuditLogEntry
 from core.parsers import StrictJSONParser
+from core.uploads import read_upload
 from core.viewsets import OrganizationScopedViewSet
 
 from .. import jobs, services
@@ -25,10 +26,6 @@ from ..models import AISystem, AuditRun, DatasetVersion, ModelVersion
 from . import serializers as s
 
 logger = logging.getLogger(__name__)
-
-
-def _read_upload(upload) -> bytes:
-    return b"".join(upload.chunks())
 
 
 class AISystemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
@@ -96,7 +93,7 @@ class DatasetVersionViewSet(VersionViewSet):
                         categorical=data["categorical"], sensitive_attributes=data["sensitive_attributes"],
                         split_column=data["split_column"], test_size=data["test_size"])
         version = services.register_dataset(user=request.user, system=system, name=data["name"],
-                                            filename=data["file"].name, data=_read_upload(data["file"]),
+                                            filename=data["file"].name, data=read_upload(data["file"]),
                                             schema=schema, datasheet=data["datasheet"])
         return Response(s.DatasetVersionSerializer(version).data, status=status.HTTP_201_CREATED)
 
@@ -128,7 +125,7 @@ class ModelVersionViewSet(VersionViewSet):
             training = get_visible_or_404(datasets, request.user, pk=data["training_dataset_version"])
         version = services.register_model(
             user=request.user, system=system, name=data["name"], filename=data["file"].name,
-            data=_read_upload(data["file"]), fmt=data["format"], validate_on=validate_on,
+            data=read_upload(data["file"]), fmt=data["format"], validate_on=validate_on,
             model_card=data["model_card"], training_dataset=training,
         )
         return Response(s.ModelVersionSerializer(version).data, status=status.HTTP_201_CREATED)

@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 from accounts.choices import Action
 from accounts.permissions import get_visible_or_404, parse_id, require
 from audit.models import AISystem
+from core.uploads import read_upload
 
 from .. import eventlogs, samples, services
 from ..models import EvidenceDocument, EvidenceSample
@@ -45,9 +46,7 @@ def _file(request, name: str = "file", limit: int = eventlogs.MAX_UPLOAD_BYTES):
     upload = request.FILES.get(name)
     if upload is None:
         raise serializers.ValidationError({name: ["Upload a file (multipart field 'file')"]})
-    if upload.size > limit:
-        raise serializers.ValidationError({name: [f"At most {limit // (1024 * 1024)} MiB"]})
-    return upload.read(), upload.name or ""
+    return read_upload(upload, max_bytes=limit, field=name), upload.name or ""
 
 
 class SystemEventsView(APIView):

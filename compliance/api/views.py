@@ -15,6 +15,7 @@ from accounts.permissions import get_visible_or_404, parse_id, require
 from audit.models import AISystem
 from core import artifacts, auditlog
 from core.parsers import StrictJSONParser
+from core.uploads import read_optional_upload
 from core.viewsets import OrganizationScopedViewSet
 
 from .. import exports, services
@@ -167,8 +168,7 @@ class _EvidenceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organiz
 
 
 def _upload(form) -> tuple[bytes | None, str]:
-    upload = form.validated_data.get("file")
-    return (b"".join(upload.chunks()), upload.name) if upload else (None, "")
+    return read_optional_upload(form.validated_data.get("file"))
 
 
 class AttestationViewSet(_EvidenceViewSet):

@@ -22,6 +22,7 @@ from core import artifacts
 from core.api import error_body
 from core.filters import id_param
 from core.parsers import StrictJSONParser
+from core.uploads import read_upload
 from core.viewsets import OrganizationScopedViewSet, require_role_somewhere
 
 from .. import jobs, services
@@ -53,10 +54,6 @@ def _options(request, data: dict, organization: Organization, source: str = Sour
     )
 
 
-def _read(upload) -> bytes:
-    return b"".join(upload.chunks())
-
-
 def _accepted(batch: WatermarkBatch) -> Response:
     """Answer 202 with the job that stamps or verifies a large image, and where to poll it."""
     url = f"/api/v1/watermark/batches/{batch.pk}"
@@ -82,7 +79,7 @@ def stamp(request):
     organization = _organization(request, data.get("organization"))
     options = _options(request, data, organization)
     options.filename = data["file"].name
-    image = _read(data["file"])
+    image = read_upload(data["file"])
     if services.needs_job(image):
         return _accepted(jobs.start_batch(user=request.user, organization=organization,
                                           files=[(options.filename, image)], options=options))
@@ -115,7 +112,7 @@ def verify(request):
         orgs = orgs.filter(**organization_lookup(ref))
         if not orgs.exists():
             return Response(error_body("not_found", "Organization not found."), status=status.HTTP_404_NOT_FOUND)
-    image, orgs = _read(form.validated_data["file"]), list(orgs)
+    image, orgs = read_upload(form.validated_data["file"]), list(orgs)
     if services.needs_job(image) and orgs:
         return _accepted(jobs.start_batch(user=request.user, organization=orgs[0], options=services.StampOptions(),
                                           files=[(form.validated_data["file"].name, image)],
@@ -146,7 +143,7 @@ class WatermarkBatchViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Or
         data = form.validated_data
         organization = _organization(request, data.get("organization"))
         options = _options(request, data, organization, Source.BATCH)
-        files = [(f.name, _read(f)) for f in data["files"]]
+        files = [(f.name, read_upload(f, field="files")) for f in data["files"]]
         batch = jobs.start_batch(user=request.user, organization=organization, files=files, options=options)
         return Response(s.WatermarkBatchSerializer(batch).data, status=status.HTTP_202_ACCEPTED)
 
