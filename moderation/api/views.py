@@ -402,7 +402,7 @@ class GatewayWriteSerializer(serializers.Serializer):
 class GatewayViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrganizationScopedViewSet):
     """Gateways: a system's chat endpoint behind the moderation policy (owners and admins configure them)."""
 
-    queryset = ModerationGateway.objects.all()
+    queryset = ModerationGateway.objects.order_by("pk")
     serializer_class = s.GatewaySerializer
     write_action = Action.MANAGE
     parser_classes = [StrictJSONParser]
