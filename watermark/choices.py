@@ -2,6 +2,8 @@ from django.db import models
 
 from .explicit import CORNERS
 
+# The layers' keys in the API, the policy, the provenance record and the CLI (--no-visible): a contract.
+# "visible" is the explicit label (WATERMARK.md's word, used everywhere else).
 LAYERS = ("visible", "metadata", "c2pa", "invisible")
 
 

@@ -29,7 +29,7 @@ class StampOptionsForm(forms.Form):
                            help_text="Empty: the policy's")
     corner = forms.ChoiceField(choices=[("", "policy's")] + list(Corner.choices), required=False)
     format = forms.ChoiceField(choices=FORMAT_CHOICES, required=False, label="Output format")
-    visible = forms.BooleanField(required=False, label="Visible label")
+    visible = forms.BooleanField(required=False, label="Explicit label")
     metadata = forms.BooleanField(required=False, label="AIGC metadata")
     c2pa = forms.BooleanField(required=False, label="C2PA manifest")
     invisible = forms.BooleanField(required=False, label="Invisible watermark")
@@ -56,7 +56,7 @@ class VerifyForm(forms.Form):
 
 
 class PolicyForm(forms.Form):
-    visible = forms.BooleanField(required=False, label="Visible label")
+    visible = forms.BooleanField(required=False, label="Explicit label")
     metadata = forms.BooleanField(required=False, label="AIGC metadata")
     c2pa = forms.BooleanField(required=False, label="C2PA manifest")
     invisible = forms.BooleanField(required=False, label="Invisible watermark")

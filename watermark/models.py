@@ -61,7 +61,7 @@ class SigningCredential(OrganizationOwned):
 
 
 class WatermarkPolicy(OrganizationOwned):
-    """Which layers an organisation stamps and how the visible label looks; a row with a system
+    """Which layers an organisation stamps and how the explicit label looks; a row with a system
     overrides the organisation's default (system NULL) for that system."""
 
     system = models.ForeignKey(AISystem, on_delete=models.CASCADE, null=True, blank=True, related_name="+")

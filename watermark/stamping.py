@@ -1,6 +1,6 @@
 """Stamp an image with the four layers, and read them back: pure functions, no Django.
 
-Order matters. The visible label is drawn first and the invisible watermark added over the
+Order matters. The explicit label is drawn first and the invisible watermark added over the
 result, so the watermark covers the final pixels. The file is then encoded; the AIGC label is
 inserted into the encoded bytes with an integrity code over the pixels as they decode from
 that file (lossy formats change them); the C2PA manifest is signed last, over the file that
@@ -22,7 +22,7 @@ from . import contentcredentials, explicit, imageio, implicit, invisible
 class StampSpec:
     """What to stamp; the caller (a service) has resolved policy, keys and identifiers."""
 
-    visible: bool = True
+    visible: bool = True  # the explicit label (the layer's key is "visible" in the API, policy and CLI)
     metadata: bool = True
     c2pa: bool = True
     invisible: bool = True

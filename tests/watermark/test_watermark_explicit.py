@@ -1,4 +1,4 @@
-"""The visible label: height ≥ 5 % of the shortest side, corner, shipped font, refused text."""
+"""The explicit label: height ≥ 5 % of the shortest side, corner, shipped font, refused text."""
 
 import numpy as np
 import pytest

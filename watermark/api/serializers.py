@@ -12,7 +12,7 @@ class StampOptionsForm(serializers.Serializer):
     system = serializers.IntegerField(required=False, allow_null=True, help_text="AI system id (provenance)")
     model_version = serializers.CharField(required=False, allow_blank=True, max_length=200, default="",
                                           help_text="The generating model's version (provenance)")
-    text = serializers.CharField(required=False, allow_blank=True, max_length=40, help_text="Visible label text")
+    text = serializers.CharField(required=False, allow_blank=True, max_length=40, help_text="Explicit label text")
     corner = serializers.ChoiceField(choices=Corner.choices, required=False)
     format = serializers.ChoiceField(choices=["png", "jpeg", "jpg", "webp"], required=False,
                                      help_text="Output format; the input's by default")

@@ -26,9 +26,9 @@ class Command(BaseCommand):
         stamp.add_argument("--org", help="organisation slug (may be omitted when there is one organisation)")
         stamp.add_argument("--system", help="AI system id (or name) recorded in the provenance record")
         stamp.add_argument("--model-version", default="", help="the generating model's version")
-        stamp.add_argument("--text", help="visible label text (default: the organisation's, e.g. AI生成)")
+        stamp.add_argument("--text", help="explicit label text (default: the organisation's, e.g. AI生成)")
         stamp.add_argument("--corner", choices=explicit.CORNERS, help="label corner (default bottom-right)")
-        for layer, what in (("visible", "the visible label"), ("metadata", "the AIGC metadata label"),
+        for layer, what in (("visible", "the explicit label"), ("metadata", "the AIGC metadata label"),
                             ("c2pa", "the C2PA manifest"), ("invisible", "the invisible watermark")):
             stamp.add_argument(f"--no-{layer}", action="store_true", help=f"leave out {what}")
         verify = sub.add_parser("verify", help="report every layer of IN as JSON")
