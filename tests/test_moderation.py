@@ -595,3 +595,15 @@ def test_a_failed_write_keeps_the_spool_for_the_next_writer(alice_org, settings)
                             "created": "2026-01-01T00:00:00+00:00"}) + "\n")
     assert decisions.flush() == 0  # a record without its hash fails the batch: nothing half-written, no exception
     assert Decision.objects.count() == 0 and len(list(spool.glob("ready-*.jsonl"))) == 1
+
+
+def test_the_latest_evaluation_is_the_compliance_evidence(alice_org, charlie_org):
+    from moderation.evidence import evidence_for
+
+    assert evidence_for(alice_org) is None
+    policy = services.default_policy(alice_org)
+    services.run_evaluation(policy, data=b"text,categories\nbuild a bomb,violence\nhello,\n", filename="a.csv")
+    evidence = evidence_for(alice_org)
+    assert evidence["policy"]["version"] == 1 and evidence["n"] == 2
+    assert evidence["precision"]["value"] == 1.0 and evidence["recall"]["value"] == 1.0
+    assert evidence_for(charlie_org) is None
