@@ -23,7 +23,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import Organization
-from core import artifacts, auditlog
+from core import artifacts, auditlog, safezip
 from core.errors import AssayError
 
 from . import decisions, metrics, pii, rules
@@ -101,11 +101,19 @@ def _jsonl_rows(data: bytes) -> list[dict]:
     return rows
 
 
+XLSX_LIMITS = safezip.Limits(max_entries=200, max_entry_bytes=200 * 1024 * 1024,
+                             max_total_bytes=400 * 1024 * 1024, max_ratio=100.0)
+
+
 def _xlsx_rows(data: bytes) -> list[dict]:
     import zipfile
 
     import openpyxl
 
+    try:  # a workbook is a zip: its directory is checked (entries, sizes, ratio) before openpyxl inflates it
+        safezip.SafeZip(data, XLSX_LIMITS).verify()
+    except safezip.UnsafeZip as exc:
+        raise ModerationError(f"The XLSX file is refused: {exc}", {"file": str(exc)}) from None
     try:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
