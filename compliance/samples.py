@@ -35,7 +35,7 @@ from .models import EvidenceSample
 
 INVISIBLE_MIN_SURVIVAL = 0.75  # share of the transformations after which the watermark must still be detected
 EXPLICIT_ATTACKS = ("jpeg75", "resize50")
-THUMBNAIL_SIDE = 160
+THUMBNAIL_SIDE = 96  # a JPEG of a few kB: assessments keep it in their content
 
 
 def _png(image: Image.Image) -> bytes:
@@ -47,7 +47,9 @@ def _png(image: Image.Image) -> bytes:
 def thumbnail(image: Image.Image) -> str:
     small = image.convert("RGB")
     small.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE))
-    return "data:image/png;base64," + base64.b64encode(_png(small)).decode()
+    buffer = io.BytesIO()
+    small.save(buffer, "JPEG", quality=70)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
 def verify_sample(data: bytes, organization) -> tuple[dict[str, Any], Image.Image]:

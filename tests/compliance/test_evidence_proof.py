@@ -94,7 +94,7 @@ def test_the_cropped_label_turns_the_explicit_items_to_not_met(alice, generator,
     statuses = cn_statuses(generator)
     assert statuses == {i: "not_met" for i in LABEL_ITEMS_CN}, statuses
     row = item(services.evaluate(generator, "cn_genai"), "CN-GB45438-IMG-1")
-    assert row["evidence"][-1]["kind"] == "output_sample" and row["evidence"][-1]["thumbnail"].startswith("data:image/png")
+    assert row["evidence"][-1]["kind"] == "output_sample" and row["evidence"][-1]["thumbnail"].startswith("data:image/jpeg")
 
 
 def test_samples_drive_the_label_items_and_verifying_an_image_does_not(alice, as_alice, generator, stamped):
@@ -348,4 +348,4 @@ def test_the_dashboard_reviews_documents_and_adds_samples(client, alice, erin, g
                            {"file": io.BytesIO(stamped), "next": page})
     assert response.status_code == 302
     body = client.get(f"/compliance/systems/{generator.pk}/items/CN-GB45438-IMG-1/").content.decode()
-    assert "data:image/png;base64," in body and "✓ explicit" in body
+    assert "data:image/jpeg;base64," in body and "✓ explicit" in body
