@@ -31,6 +31,7 @@ from .explicit import AI_ELEMENTS, GENERATION_ELEMENTS, MIN_HEIGHT_RATIO
 EDGE_RATIO = 0.15  # how close to an edge a label must sit, as a share of the shortest side
 MIN_SCORE = 0.5
 MAX_SIDE = 1600  # larger images are scaled down for OCR (the ratios are unchanged)
+HEIGHT_TOLERANCE_PX = 1  # the ink measurement may lose a pixel row to anti-aliasing
 _LOCK = threading.Lock()
 
 
@@ -119,6 +120,7 @@ def read_label(image: Image.Image) -> dict[str, Any]:
         ink = _ink_height(gray, box)
         lines.append({"text": text, "score": round(float(score), 3), "box": [round(c / scale) for c in box],
                       "position": _position(box, w, h), "height_ratio": round(ink / shortest, 4),
+                      "height_ok": ink + HEIGHT_TOLERANCE_PX >= MIN_HEIGHT_RATIO * shortest,
                       "wording": has_wording(text)})
     labels = [line for line in lines if line["wording"]]
     best = max(labels, key=lambda line: (bool(line["position"]), line["height_ratio"]), default=None)
@@ -129,7 +131,7 @@ def read_label(image: Image.Image) -> dict[str, Any]:
         out.update(ok=False, text=None, note=f"no label with an AI element and 生成/合成 in the pixels (OCR read {seen})")
         return out
     checks = {"wording": True, "position": bool(best["position"]),
-              "height": best["height_ratio"] >= MIN_HEIGHT_RATIO}
+              "height": best["height_ok"]}
     problems = []
     if not checks["position"]:
         problems.append("not at an edge or corner")

@@ -349,3 +349,16 @@ def test_the_dashboard_reviews_documents_and_adds_samples(client, alice, erin, g
     assert response.status_code == 302
     body = client.get(f"/compliance/systems/{generator.pk}/items/CN-GB45438-IMG-1/").content.decode()
     assert "data:image/jpeg;base64," in body and "✓ explicit" in body
+
+
+def test_a_label_too_small_fails_the_height_check():
+    from watermark import explicit, ocr
+
+    canvas = Image.fromarray(robustness.synthetic_image(5, (800, 800), "texture"))
+    small = explicit.draw(canvas.resize((400, 400)), "AI生成", "top-left")[0]  # 6 % of 400 px: 24 px
+    big = Image.new("RGB", (800, 800))
+    big.paste(canvas)
+    big.paste(small.crop((0, 0, 200, 80)), (0, 0))  # the label is now 3 % of the 800 px side
+    seen = ocr.read_label(big)
+    assert seen["found"] and seen["position"] == "top-left" and not seen["checks"]["height"], seen["note"]
+    assert "below 5%" in seen["note"]
