@@ -95,6 +95,8 @@ def normalise(obj: Any) -> tuple[dict | None, str]:
     """Return (the event's fields, "") or (None, why it is refused)."""
     if not isinstance(obj, dict):
         return None, "an event must be a JSON object"
+    if "\\u0000" in json.dumps(obj):
+        return None, "an event may not hold a NUL character"
     raw_time = _first(obj, TIME_KEYS)
     when = parse_timestamp(raw_time)
     if when is None:
@@ -110,15 +112,20 @@ def normalise(obj: Any) -> tuple[dict | None, str]:
 def read_lines(text: str) -> list[tuple[int, Any]]:
     """Return (line number, parsed JSON or the error text) for JSON lines, or a JSON array / {"events": [...]}."""
     stripped = text.lstrip()
-    if stripped.startswith("[") or stripped.startswith("{\"events\""):
+    if stripped.startswith(("[", "{")):
         try:
             data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise EventLogError(f"Not valid JSON: {exc}") from None
-        rows = data.get("events") if isinstance(data, dict) else data
-        if not isinstance(rows, list):
-            raise EventLogError("Expected a JSON array of events, {\"events\": [...]}, or JSON lines")
-        return list(enumerate(rows, start=1))
+        except (json.JSONDecodeError, RecursionError) as exc:
+            if stripped.startswith("["):
+                raise EventLogError(f"Not valid JSON: {exc}") from None
+            data = None  # JSON lines
+        if isinstance(data, list):
+            return list(enumerate(data, start=1))
+        if isinstance(data, dict):
+            rows = data.get("events") if "events" in data else [data]
+            if not isinstance(rows, list):
+                raise EventLogError("Expected a JSON array of events, {\"events\": [...]}, or JSON lines")
+            return list(enumerate(rows, start=1))
     out = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -127,6 +134,8 @@ def read_lines(text: str) -> list[tuple[int, Any]]:
             out.append((number, json.loads(line)))
         except json.JSONDecodeError as exc:
             out.append((number, ValueError(f"not JSON: {exc.msg}")))
+        except RecursionError:
+            out.append((number, ValueError("not JSON: nested too deeply")))
     return out
 
 

@@ -2,7 +2,7 @@
 
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.parsers import BaseParser, FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
@@ -54,14 +54,16 @@ class SystemEventsView(APIView):
 
     parser_classes = [RawTextParser]
 
-    @extend_schema(parameters=[], responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(parameters=[OpenApiParameter("date", OpenApiTypes.DATE, description="as of (default today)")],
+                   responses={200: OpenApiTypes.OBJECT})
     def get(self, request, system_id: int):
         """What the log shows today: events, Art. 12 field shares, gaps, retention."""
         system = _system(request, system_id)
         on = services.parse_date(request.query_params.get("date"))
         return Response(eventlogs.check(system, on).as_dict())
 
-    @extend_schema(request={"application/x-ndjson": OpenApiTypes.STR}, responses={201: OpenApiTypes.OBJECT})
+    @extend_schema(request={"application/x-ndjson": {"type": "string"}, "text/plain": {"type": "string"},
+                            "application/json": {"type": "object"}}, responses={201: OpenApiTypes.OBJECT})
     def post(self, request, system_id: int):
         """Add a batch of events: JSON lines (one object per line, each with an ISO 8601 `timestamp`), or a JSON
         array / {"events": [...]}; at most 10,000 per request. Lines that cannot be read are reported, not stored."""
@@ -101,7 +103,8 @@ class EvidenceSamplesView(APIView):
 
     parser_classes = [MultiPartParser, FormParser]
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(operation_id="v1_systems_evidence_samples_list",
+                   responses={200: {"type": "array", "items": {"type": "object"}}})
     def get(self, request, system_id: int):
         """List the current samples with their per-layer results."""
         system = _system(request, system_id)
@@ -121,12 +124,16 @@ class EvidenceSamplesView(APIView):
 class EvidenceSampleDetailView(APIView):
     """One sample: read it, or remove it from the evidence (kept for the audit trail)."""
 
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request, system_id: int, pk: int):
+        """One sample with its per-layer report."""
         system = _system(request, system_id)
         sample = get_visible_or_404(EvidenceSample.objects.filter(system=system), request.user, pk=_id(pk))
         return Response(_sample_data(sample))
 
+    @extend_schema(responses={204: None})
     def delete(self, request, system_id: int, pk: int):
+        """Remove the sample from the evidence (the file and its audit-log entries stay)."""
         system = _system(request, system_id, Action.CHANGE)
         sample = get_visible_or_404(EvidenceSample.objects.filter(system=system), request.user, pk=_id(pk))
         samples.remove_sample(user=request.user, sample=sample)
