@@ -607,3 +607,30 @@ def test_the_latest_evaluation_is_the_compliance_evidence(alice_org, charlie_org
     assert evidence["policy"]["version"] == 1 and evidence["n"] == 2
     assert evidence["precision"]["value"] == 1.0 and evidence["recall"]["value"] == 1.0
     assert evidence_for(charlie_org) is None
+
+
+def test_a_policy_cannot_name_another_organisations_library(as_charlie, alice_org, charlie_org):
+    library = services.demo_library(alice_org)
+    r = as_charlie.post("/api/v1/moderation/policies", {"name": "x", "libraries": [library.pk]}, format="json")
+    assert r.status_code == 400 and f"No such keyword library: {library.pk}" in r.json()["error"]["message"]
+
+
+def test_a_member_of_two_organisations_names_one(alice, alice_org, charlie_org, as_alice):
+    from accounts.choices import Role
+    from accounts.models import Membership
+
+    Membership.objects.create(user=alice, organization=charlie_org, role=Role.VIEWER)
+    r = moderate(as_alice, {"input": "hello"})
+    assert r.status_code == 400 and "Name the organization" in r.json()["error"]["message"]
+    r = moderate(as_alice, {"input": "hello", "organization": charlie_org.slug})
+    assert r.status_code == 200 and r.json()["results"][0]["assay"]["policy"]["name"] == "Default"
+
+
+def test_the_moderate_command_reads_standard_input(alice_org, monkeypatch):
+    policy = services.default_policy(alice_org)
+    monkeypatch.setattr("sys.stdin", io.StringIO("mail zhang.wei@example.com"))
+    out = io.StringIO()
+    call_command("moderate", "--policy", str(policy.pk), "-", stdout=out)
+    assert "email" in out.getvalue()
+    with pytest.raises(Exception, match="No policy"):
+        call_command("moderate", "--policy", "999999", "x", stdout=io.StringIO())
