@@ -100,7 +100,8 @@ def prepare(document: dict[str, Any]) -> dict[str, Any]:
         date = document.get("evaluated_on") or checklist.get("evaluated_on")
         rows = [{**row, "status_label": i18n.STATUS.get(row["status"], (row["status"], row["status"])),
                  "rule_label": i18n.VERIFICATION.get(row["verification"], (row["verification"],) * 3),
-                 "reason_zh": i18n.reason_zh(row["status_reason"]) if zh else ""}
+                 "reason_zh": i18n.translate(row["status_reason"]) if zh else "",
+                 "applicability_zh": i18n.translate(row["applicability_reason"]) if zh else ""}
                 for row in checklist["items"]]
         groups = [
             ("in_force", [r for r in rows if r["applies"] and r.get("in_force")]),

@@ -78,3 +78,18 @@ def test_the_dashboard_serves_the_font(client, generator, alice):
     page = client.get(f"/compliance/systems/{generator.pk}/?framework=cn_genai").content.decode()
     assert "/compliance/font/AssayCJKSans-Regular.otf" in page and "图片显式标识" in page
     assert 'class="rule rule-verified"' in page and "badge ok" not in page
+
+
+def test_chinese_reasons_beside_the_english(generator):
+    from compliance import i18n
+
+    checklist = services.evaluate(generator, "cn_genai", ON)
+    rows = {row["id"]: row for row in checklist["items"]}
+    assert i18n.translate(rows["CN-GB45438-IMG-1"]["status_reason"]).startswith("尚无本系统的输出样本")
+    assert i18n.translate(rows["CN-GAI-ART4-1"]["status_reason"]).startswith("尚无证据：需要生成内容安全评估")
+    assert i18n.translate(rows["CN-GB45438-VID-1"]["applicability_reason"]) == "适用于视频输出；本系统输出图片"
+    assert "默认须履行备案" in i18n.translate(rows["CN-GAI-FILING-1"]["applicability_reason"])
+    html = exports.render(services.live_document(checklist), "html").decode()
+    assert "适用理由：" in html and "尚无本系统的输出样本" in html
+    untranslated = [row["id"] for row in checklist["items"] if not i18n.translate(row["status_reason"])]
+    assert not untranslated, untranslated
