@@ -65,6 +65,7 @@ def main(source: str) -> None:
         cff.fontNames = [POSTSCRIPT]
         top = cff.topDictIndex[0]
         top.FullName, top.FamilyName = f"{FAMILY} Regular", FAMILY
+    font.recalcTimestamp = False  # the same input gives the same bytes (no new blob in git)
     font.save(OUT)
     print(f"{OUT}: {OUT.stat().st_size:,} bytes, {len(font.getBestCmap()):,} characters")
 
