@@ -208,9 +208,11 @@ def _condition_holds(condition: str, profile: dict[str, Any]) -> bool:
         return bool(profile.get("users_can_download"))
     if condition == "emotion_or_biometric":
         return bool(profile.get("emotion_or_biometric"))
-    if condition == "fria_scope":
-        return (profile.get("public_sector") in ("public_body", "public_service")
-                or (profile.get("annex_iii_point") or "").replace(" ", "") in FRIA_POINTS)
+    if condition == "fria_scope":  # Art. 27(1): never for Annex III point 2 (critical infrastructure)
+        point = (profile.get("annex_iii_point") or "").replace(" ", "")
+        if point.startswith("2") or (profile.get("domain") or "").startswith("annex_iii_2"):
+            return False
+        return profile.get("public_sector") in ("public_body", "public_service") or point in FRIA_POINTS
     if condition == "public_authority":
         return profile.get("public_sector") == "public_body"
     if condition == "interacts_with_persons":

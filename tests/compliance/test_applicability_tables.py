@@ -97,6 +97,9 @@ def test_the_public_authority_deployer():
     assert before["EU-ART9-1"] == "n/a"  # provider duty
     private = table({**PUBLIC_AUTHORITY_DEPLOYER, "public_sector": ""}, AFTER)
     assert private["EU-ART27-1"] == "n/a" and private["EU-ART49-3"] == "n/a"  # 5(a) without a public body
+    infrastructure = table({**PUBLIC_AUTHORITY_DEPLOYER, "domain": "annex_iii_2_critical_infrastructure",
+                            "annex_iii_point": "2(a)"}, AFTER)
+    assert infrastructure["EU-ART27-1"] == "n/a" and infrastructure["EU-ART49-3"] == "in force"
     service = table({**PUBLIC_AUTHORITY_DEPLOYER, "public_sector": "public_service"}, AFTER)
     assert service["EU-ART27-1"] == "in force" and service["EU-ART49-3"] == "n/a"
 
