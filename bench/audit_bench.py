@@ -57,21 +57,11 @@ def load_adult(path: str | Path):
 
 
 def train_mlp(x, y, *, epochs: int = 2, seed: int = 0, hidden: int = 64):
-    """Return a small seeded torch MLP (p → hidden → hidden → 2 logits) trained with Adam."""
-    import torch
+    """Return a small seeded zoo MLP (p → hidden → hidden → 2 logits) trained with Adam (audit/modelio/training.py)."""
+    from audit.modelio.training import train_on_arrays
 
-    torch.manual_seed(seed)
-    model = torch.nn.Sequential(torch.nn.Linear(x.shape[1], hidden), torch.nn.ReLU(),
-                                torch.nn.Linear(hidden, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, 2))
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    xt, yt = torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(y)
-    gen = torch.Generator().manual_seed(seed)
-    for _ in range(epochs):
-        for idx in torch.randperm(len(xt), generator=gen).split(256):
-            opt.zero_grad()
-            torch.nn.functional.cross_entropy(model(xt[idx]), yt[idx]).backward()
-            opt.step()
-    return model.eval()
+    return train_on_arrays(x, y, architecture="mlp", args={"n_inputs": x.shape[1], "n_classes": 2,
+                                                           "hidden": [hidden, hidden]}, epochs=epochs, seed=seed)
 
 
 def build_audit_inputs(path: str | Path, *, epochs: int = 2, seed: int = 0):

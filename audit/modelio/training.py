@@ -14,7 +14,7 @@ from torch import nn
 from .encoder import EncoderSpec, category_key, category_keys, default_categorical
 from .zoo import build_module
 
-__all__ = ["export_onnx", "export_torch", "train_zoo_model"]
+__all__ = ["export_onnx", "export_torch", "train_on_arrays", "train_zoo_model"]
 
 
 def _classes_and_targets(
@@ -82,13 +82,8 @@ def train_zoo_model(
     encoder = EncoderSpec.fit(frame, features, categorical)
     classes, targets = _classes_and_targets(frame, target, positive_label)
     args = {"n_inputs": len(encoder.columns), "n_classes": len(classes), **(args or {})}
-    x = torch.from_numpy(encoder.transform(frame)).to(device)
-    y = torch.from_numpy(targets).to(device)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        generator = torch.Generator().manual_seed(seed)
-        module = build_module(architecture, args).to(device)
-        _fit(module, x, y, epochs=epochs, batch_size=batch_size, lr=lr, generator=generator)
+    module = train_on_arrays(encoder.transform(frame), targets, architecture=architecture, args=args,
+                             epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device)
     config = {
         "architecture": architecture,
         "args": args,
@@ -98,7 +93,34 @@ def train_zoo_model(
         "outputs": "logits",
         "positive_label": category_key(positive_label),
     }
-    return module.cpu().eval(), config
+    return module, config
+
+
+def train_on_arrays(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    architecture: str = "mlp",
+    args: dict[str, Any],
+    epochs: int = 10,
+    batch_size: int = 256,
+    lr: float = 1e-3,
+    seed: int = 0,
+    device: str = "cpu",
+) -> nn.Module:
+    """Return a zoo model trained with Adam on an encoded design matrix `x` (n, p) and class indices `y` (n,).
+
+    `args` are the architecture's (`n_inputs`, `n_classes`, …). The same inputs and seed give the
+    same weights on the same device; the global torch random state is left untouched.
+    """
+    xt = torch.as_tensor(x, dtype=torch.float32).to(device)
+    yt = torch.as_tensor(y, dtype=torch.int64).to(device)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        generator = torch.Generator().manual_seed(seed)
+        module = build_module(architecture, args).to(device)
+        _fit(module, xt, yt, epochs=epochs, batch_size=batch_size, lr=lr, generator=generator)
+    return module.cpu().eval()
 
 
 def _batched_example(example: torch.Tensor) -> torch.Tensor:
