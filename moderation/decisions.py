@@ -27,6 +27,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -212,8 +213,12 @@ def verify(organization_id: int) -> dict:
 
 
 def purge_expired(now=None) -> int:
-    """Delete decisions older than the retention period; return how many."""
+    """Delete the decisions of batches wholly older than the retention period; return how many.
+
+    Whole batches go, so that every batch verify still finds decisions of is complete.
+    """
     days = int(getattr(settings, "ASSAY_MODERATION_RETENTION_DAYS", 180))
     cutoff = (now or timezone.now()) - timedelta(days=days)
-    deleted, _ = Decision.objects.filter(created__lt=cutoff).delete()
+    old = Decision.objects.filter(Q(batch__last_at__lt=cutoff) | Q(batch__isnull=True, created__lt=cutoff))
+    deleted, _ = old.delete()
     return deleted

@@ -30,6 +30,8 @@ ANSWER_REFUSAL = "The answer was withheld by the content policy."
 MAX_MESSAGES = 256
 BACKOFF_S = 0.5
 MAX_RETRY_AFTER_S = 5.0
+MAX_TIMEOUT_S = 120.0  # a call holds a web worker: timeout × (retries + 1) is at most 8 minutes
+MAX_RETRIES = 3
 
 
 class GatewayError(Exception):
@@ -180,9 +182,11 @@ def save_gateway(system, *, policy, base_url: str, model_name: str = "", api_key
         outbound.check_url(base_url.rstrip("/") + "/chat/completions")
     except outbound.RefusedURL as exc:
         raise services.ModerationError(f"The endpoint URL is refused: {exc}", {"base_url": str(exc)}) from None
-    if not 0 < timeout_s <= 300 or not 0 <= max_retries <= 5:
-        raise services.ModerationError("timeout_s must be in (0, 300] and max_retries in 0..5",
-                                       {"timeout_s": "out of range"})
+    if not 0 < timeout_s <= MAX_TIMEOUT_S or not 0 <= max_retries <= MAX_RETRIES:
+        raise services.ModerationError(f"timeout_s must be in (0, {MAX_TIMEOUT_S:g}] and max_retries in "
+                                       f"0..{MAX_RETRIES}", {"timeout_s": "out of range"})
+    if api_key and (not api_key.isprintable() or not api_key.isascii()):
+        raise services.ModerationError("The API key must be printable ASCII", {"api_key": "invalid characters"})
     with transaction.atomic():
         gateway = ModerationGateway.objects.filter(system=system).first() or ModerationGateway(
             organization_id=system.organization_id, system=system)

@@ -166,7 +166,9 @@ class Decision(OrganizationOwned):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     policy_version = models.ForeignKey(PolicyVersion, on_delete=models.PROTECT, related_name="+")
     source = models.CharField(max_length=16, choices=DecisionSource.choices, default=DecisionSource.API)
-    system = models.ForeignKey(AISystem, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    # No constraint: a deleted system leaves its id here, so that the decision's record hash still holds.
+    system = models.ForeignKey(AISystem, on_delete=models.DO_NOTHING, db_constraint=False, null=True, blank=True,
+                               related_name="+")
     input_sha256 = models.CharField(max_length=64, db_index=True)
     flagged = models.BooleanField()
     outcome = models.CharField(max_length=16, choices=Outcome.choices)

@@ -492,15 +492,34 @@ def test_a_dead_process_spool_is_collected(alice_org, settings):
     assert decisions.write_ready() == 1
 
 
-def test_old_decisions_are_purged(as_alice, alice_org):
+def test_old_decisions_are_purged_by_whole_batches(as_alice, alice_org):
     import datetime as dt
 
     from django.utils import timezone
 
-    moderate(as_alice, {"input": "x"})
+    moderate(as_alice, {"input": ["x", "y"]})
     decisions.flush()
-    Decision.objects.update(created=timezone.now() - dt.timedelta(days=181))
-    assert decisions.purge_expired() == 1
+    moderate(as_alice, {"input": "z"})
+    decisions.flush()
+    old = timezone.now() - dt.timedelta(days=181)
+    first = DecisionBatch.objects.get(seq=1)
+    DecisionBatch.objects.filter(pk=first.pk).update(last_at=old)
+    assert decisions.purge_expired() == 2
+    assert Decision.objects.count() == 1
+    assert decisions.verify(alice_org.pk) == {"ok": True, "batches": 2}  # the purged batch: its chain only
+
+
+def test_a_deleted_system_leaves_its_decisions_verifiable(alice_org):
+    from audit.models import AISystem
+
+    system = AISystem.objects.create(organization=alice_org, name="bot")
+    policy = services.default_policy(alice_org)
+    services.moderate(["hello"], organization=alice_org, policy=policy, system_id=system.pk)
+    decisions.flush()
+    system_id = system.pk
+    system.delete()
+    assert Decision.objects.get().system_id == system_id
+    assert decisions.verify(alice_org.pk)["ok"]
 
 
 #

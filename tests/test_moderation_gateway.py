@@ -248,3 +248,11 @@ def test_another_organisations_gateway_is_not_found(as_charlie, alice_org, syste
     assert chat(as_charlie, system, "hello").status_code == 404
     assert server.requests == []
     assert as_charlie.post("/api/v1/gateway/abc/chat/completions", {}, format="json").status_code == 404
+
+
+@pytest.mark.parametrize("fields", [{"api_key": "sk-1\r\nX-Evil: 1"}, {"timeout_s": 0}, {"timeout_s": 1000},
+                                    {"max_retries": 9}, {"base_url": "ftp://example.org"}])
+def test_bad_gateway_settings_are_400(as_alice, system, server, fields):
+    r = as_alice.post("/api/v1/moderation/gateways", {"system": system.pk, "base_url": server.url, **fields},
+                      format="json")
+    assert r.status_code == 400 and r.json()["error"]["message"]
