@@ -6,10 +6,8 @@ from django.shortcuts import redirect
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from rest_framework.authtoken.views import ObtainAuthToken
-from rest_framework.response import Response
-
-from core.api import error_body
-from core.parsers import DEFAULT_PARSERS
+from rest_framework.exceptions import APIException
+from rest_framework.settings import api_settings
 
 from . import ratelimit
 from .choices import Action
@@ -37,14 +35,26 @@ class RateLimitedLoginView(LoginView):
     template_name = "accounts/login.html"
 
 
+class LockedOut(APIException):
+    """Too many failed logins from this client: 429, with Retry-After (DRF's handler adds it from `wait`)."""
+
+    status_code = 429
+    default_code = "throttled"
+    default_detail = ratelimit.MESSAGE
+
+    def __init__(self):
+        super().__init__()
+        self.wait = settings.ASSAY_LOGIN_WINDOW_S
+
+
 class TokenView(ObtainAuthToken):
     """POST username and password, get the user's API token (login limits as for the login page)."""
 
-    parser_classes = DEFAULT_PARSERS  # strict JSON: NaN or deep nesting is a 400, not a 500
+    # The project's parsers (strict JSON: NaN or deep nesting is a 400, not a 500); ObtainAuthToken sets its own.
+    parser_classes = api_settings.DEFAULT_PARSER_CLASSES
 
     def handle_exception(self, exc):
         # DRF hands authenticate() its own request object, so axes' middleware never sees the flag.
         if ratelimit.is_locked_out(self.request):
-            return Response(error_body("throttled", ratelimit.MESSAGE), status=429,
-                            headers={"Retry-After": str(settings.ASSAY_LOGIN_WINDOW_S)})
+            exc = LockedOut()
         return super().handle_exception(exc)

@@ -10,7 +10,12 @@ class CoreConfig(AppConfig):
     def ready(self):
         from django.conf import settings
 
-        from . import sandbox
+        from accounts.signals import membership_saved, organization_created
+
+        from . import receivers, sandbox
+
+        organization_created.connect(receivers.log_organization_created, dispatch_uid="core.log_organization_created")
+        membership_saved.connect(receivers.log_membership_saved, dispatch_uid="core.log_membership_saved")
 
         if settings.ASSAY_SANDBOX == "required" and not sandbox.bubblewrap_works():
             raise ImproperlyConfigured(

@@ -1,0 +1,60 @@
+"""The apps' import graph (STYLE.md, Layout): assay → apps → core → accounts, and never back.
+
+Every import counts, function-level ones included: a lazy import hides a dependency, it does not remove it.
+"""
+
+import ast
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+INFRASTRUCTURE = {"assay", "core", "accounts"}
+DOMAIN = {"audit", "compliance", "watermark", "privacy", "reports", "moderation"}
+APPS = INFRASTRUCTURE | DOMAIN
+
+
+def _imports(app: str) -> dict[str, list[str]]:
+    """Return {other app: ["path:line", …]} for every import of another app in `app`'s code (migrations aside)."""
+    found = defaultdict(list)
+    for path in sorted((REPO / app).rglob("*.py")):
+        if "migrations" in path.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                modules = [node.module]
+            else:
+                continue
+            for module in modules:
+                top = module.split(".")[0]
+                if top in APPS and top != app:
+                    found[top].append(f"{path.relative_to(REPO)}:{node.lineno}")
+    return found
+
+
+@pytest.mark.parametrize("app,allowed", [
+    ("accounts", set()),
+    ("core", {"accounts"}),
+    ("assay", {"core", "accounts"}),
+], ids=["accounts imports no app", "core imports only accounts", "assay imports no domain app"])
+def test_the_infrastructure_apps_import_only_what_lies_below_them(app, allowed):
+    # when
+    imports = _imports(app)
+
+    # then
+    assert {other: where for other, where in imports.items() if other not in allowed} == {}
+
+
+def test_the_api_root_lists_the_collections_the_apps_route(as_alice):
+    # when
+    response = as_alice.get("/api/v1/")
+
+    # then
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == {"organizations", "systems", "datasets", "models", "audit-log", "audits", "schedules",
+                         "reports"}
+    assert body["systems"] == "http://testserver/api/v1/systems"
