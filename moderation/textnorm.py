@@ -74,6 +74,8 @@ def t2s_table() -> dict[str, str]:
 
 
 def _normalise_char(ch: str) -> str:
+    if ch.isspace():
+        return " "  # tabs, line breaks, no-break and ideographic spaces read as a space
     if ch in INVISIBLE or unicodedata.category(ch) == "Cf" or _is_combining(ch):
         return ""
     decomposed = unicodedata.normalize("NFKD", ch)

@@ -133,7 +133,18 @@ def libraries(request):
 @login_required
 def library_detail(request, pk: int):
     library = get_visible_or_404(KeywordLibrary.objects.all(), request.user, pk=pk)
-    form = EntryForm(request.POST or None)
+    form = EntryForm(request.POST if "text" in request.POST else None)
+    if request.method == "POST" and "file" in request.FILES:
+        require(request.user, library, Action.CHANGE)
+        upload = request.FILES["file"]
+        try:
+            entries = services.parse_entries(services.read_rows(b"".join(upload.chunks()), upload.name))
+            services.replace_entries(library, entries, user=request.user)
+        except AssayError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, f"Replaced the entries: {len(entries)} now, version {library.version}.")
+        return redirect("moderation-library", pk=library.pk)
     if request.method == "POST":
         require(request.user, library, Action.CHANGE)
         if form.is_valid():

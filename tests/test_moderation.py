@@ -653,3 +653,23 @@ def test_the_moderate_command_reads_standard_input(alice_org, monkeypatch):
     assert "email" in out.getvalue()
     with pytest.raises(Exception, match="No policy"):
         call_command("moderate", "--policy", "999999", "x", stdout=io.StringIO())
+
+
+def test_the_library_page_replaces_and_edits_entries(web_alice, alice_org, alice):
+    library = services.demo_library(alice_org, alice)
+    r = web_alice.post(f"/moderation/libraries/{library.pk}/",
+                       {"file": upload_file(b"text,category\nnew word,hate\n", "k.csv")})
+    assert r.status_code == 302
+    library.refresh_from_db()
+    assert library.version == 2 and list(library.entries.values_list("text", flat=True)) == ["new word"]
+    r = web_alice.post(f"/moderation/libraries/{library.pk}/", {"text": "other", "category": "hate"})
+    assert r.status_code == 302 and library.entries.count() == 2
+    entry = library.entries.get(text="other")
+    r = web_alice.post(f"/moderation/libraries/{library.pk}/entries/{entry.pk}/delete/")
+    assert r.status_code == 302 and library.entries.count() == 1
+
+
+def test_line_breaks_and_tabs_read_as_spaces():
+    index = rules.KeywordIndex(entries(*INDEX_ROWS))
+    assert [h.key for h in rules.check("buy\ncocaine", index, ()).hits] == ["cocaine"]
+    assert [h.key for h in rules.check("buy\u00a0cocaine", index, ()).hits] == ["cocaine"]
