@@ -362,3 +362,20 @@ def test_a_label_too_small_fails_the_height_check():
     seen = ocr.read_label(big)
     assert seen["found"] and seen["position"] == "top-left" and not seen["checks"]["height"], seen["note"]
     assert "below 5%" in seen["note"]
+
+
+def test_viewers_read_members_write_and_other_organisations_see_nothing(as_alice, as_bob, credit, alice, charlie):
+    from tests.conftest import api_client
+
+    line = json.dumps({"timestamp": "2027-01-01T00:00:00Z", "input_id": "r1"}).encode()
+    events = f"/api/v1/systems/{credit.pk}/events"
+    assert as_bob.post(events, data=line, content_type="application/x-ndjson").status_code == 403
+    assert as_bob.get(events).status_code == 200
+    as_charlie = api_client(charlie)
+    assert as_charlie.post(events, data=line, content_type="application/x-ndjson").status_code == 404
+    assert as_charlie.get(f"/api/v1/systems/{credit.pk}/evidence-samples").status_code == 404
+    doc = services.add_document(user=alice, system=credit, kind="fria", title="FRIA", reference="FRIA-1")
+    assert as_bob.post(f"/api/v1/documents/{doc.pk}/review", {"decision": "approved"}, format="json").status_code == 403
+    assert as_charlie.post(f"/api/v1/documents/{doc.pk}/review", {"decision": "approved"},
+                           format="json").status_code == 404
+    assert as_alice.post(events, data=line, content_type="application/x-ndjson").status_code == 201
