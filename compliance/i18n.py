@@ -1,9 +1,9 @@
 """The words of a compliance export in English, and in Chinese beside them for the Chinese frameworks (A2.4).
 
 Item titles and requirements come from the framework files (`title_zh`, `requirement_zh`);
-statuses, section headings, the badge legend and the reason phrases Assay writes are here. A
-reason Assay composes (counts, dates, names) keeps its English text, preceded by the Chinese
-phrase of its kind (see `reason_zh`).
+statuses, section headings, the badge legend and the reasons Assay writes are here: `translate`
+turns a reason into Chinese by its known form (figures, names and titles kept); a reason of an
+unknown form gets the Chinese phrase of its kind (`reason_zh`) and "see the English".
 """
 
 from __future__ import annotations
@@ -78,8 +78,8 @@ REASON_CONTAINS = [
     ("events from", "系统事件日志"),
     ("no ", "尚无证据"),
 ]
-ZH_NOTE = ("Chinese beside English; reasons composed by Assay (counts, dates, names) are in English after their "
-           "Chinese kind.", "中英对照；系统生成的具体理由（数量、日期、姓名）以英文给出，前附中文类别。")
+ZH_NOTE = ("Chinese beside English; figures, names and titles inside the reasons stay as recorded.",
+           "中英对照；理由中的数量、日期、姓名和标题保持原样。")
 
 
 def reason_zh(reason: str) -> str:
