@@ -106,12 +106,23 @@ def complete(gateway: ModerationGateway, body: dict) -> dict:
 
 
 def _masked_messages(messages: list[dict], org, policy) -> list[dict]:
+    """Return the messages with the PII of every text (plain content or text parts) masked."""
+
+    def mask(text: str) -> str:
+        if not text:
+            return text
+        r = services.moderate([text], organization=org, policy=policy, record=False)["results"][0]
+        return r["assay"].get("masked_input", text)
+
     out = []
     for m in messages:
-        m = dict(m)
-        if isinstance(m.get("content"), str) and m["content"]:
-            r = services.moderate([m["content"]], organization=org, policy=policy, record=False)["results"][0]
-            m["content"] = r["assay"].get("masked_input", m["content"])
+        m = copy.deepcopy(m)
+        if isinstance(m.get("content"), str):
+            m["content"] = mask(m["content"])
+        elif isinstance(m.get("content"), list):
+            for part in m["content"]:
+                if isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str):
+                    part["text"] = mask(part["text"])
         out.append(m)
     return out
 

@@ -147,6 +147,14 @@ def test_a_mask_policy_masks_pii_before_it_leaves(as_alice, alice_org, system, s
     body = chat(as_alice, system, "my phone is 13812345678").json()
     assert server.requests[0]["body"]["messages"][0]["content"] == "my phone is ***********"
     assert "13812345678" not in body["choices"][0]["message"]["content"]
+    parts = [{"type": "text", "text": "mail a.b@example.com"}, {"type": "image_url", "image_url": {"url": "x"}}]
+    r = as_alice.post(f"/api/v1/gateway/{system.pk}/chat/completions",
+                      {"messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": parts}]},
+                      format="json")
+    assert r.status_code == 200
+    sent = server.requests[1]["body"]["messages"]
+    assert sent[0]["content"] == "be brief" and sent[1]["content"][0]["text"] == "mail ***************"
+    assert sent[1]["content"][1] == parts[1]
 
 
 @pytest.mark.parametrize("script, status, code", [
