@@ -272,6 +272,12 @@ def test_another_organisations_objects_answer_404(as_alice, as_charlie, alice_or
     assert as_charlie.patch(f"/api/v1/moderation/policies/{policy.pk}", {"action": "block"},
                             format="json").status_code == 404
     assert as_charlie.get("/api/v1/moderation/decisions").json()["count"] == 0
+    from moderation import jobs
+
+    classifier_row = jobs.start_training(alice_org, name="c", data=b"text,categories\na,hate\nb,\nc,\nd,\n",
+                                         filename="c.csv", enqueue=False)
+    assert as_charlie.get(f"/api/v1/moderation/classifiers/{classifier_row.pk}").status_code == 404
+    assert as_charlie.get(f"/api/v1/moderation/decisions/verify?organization={alice_org.slug}").status_code == 404
 
 
 #

@@ -252,7 +252,11 @@ def test_streaming_is_refused_with_a_reason(as_alice, alice_org, system, server)
 
 
 def test_another_organisations_gateway_is_not_found(as_charlie, alice_org, system, server):
-    make_gateway(alice_org, system, server.url)
+    row = make_gateway(alice_org, system, server.url)
+    assert as_charlie.get(f"/api/v1/moderation/gateways/{row.pk}").status_code == 404
+    assert as_charlie.get("/api/v1/moderation/gateways").json()["count"] == 0
+    r = as_charlie.post("/api/v1/moderation/gateways", {"system": system.pk, "base_url": server.url}, format="json")
+    assert r.status_code == 404
     assert chat(as_charlie, system, "hello").status_code == 404
     assert server.requests == []
     assert as_charlie.post("/api/v1/gateway/abc/chat/completions", {}, format="json").status_code == 404
