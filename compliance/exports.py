@@ -19,7 +19,7 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 _LINE_BREAKS = re.compile(r"\r\n|[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]")
 CSV_COLUMNS = ("framework_bundle", "id", "instrument", "article", "title", "verification", "applies",
                "applies_from", "in_force", "status", "status_reason", "applicability_reason", "evidence_type",
-               "evidence", "source_url")
+               "evidence", "source_url", "date_basis", "title_zh", "status_zh", "status_reason_zh")
 
 
 def render(document: dict[str, Any], fmt: str) -> bytes:
@@ -52,8 +52,13 @@ def to_csv(document: dict[str, Any]) -> bytes:
                 checklist["framework"], row["id"], row["framework"], row["article"], row["title"],
                 row["verification"], row["applies"], row["applies_from"] or "", row["in_force"],
                 row["status"], row["status_reason"], row["applicability_reason"],
-                row["evidence_type"], links, row["source_url"]))
+                row["evidence_type"], links, row["source_url"], row.get("date_basis", "law"),
+                *(_zh_cells(row) if checklist["framework"] == "cn_genai" else ("", "", ""))))
     return out.getvalue().encode("utf-8")
+
+
+def _zh_cells(row: dict[str, Any]) -> tuple[str, str, str]:
+    return (row.get("title_zh") or "", i18n.STATUS.get(row["status"], ("", ""))[1], i18n.translate(row["status_reason"]))
 
 
 def integrity_lines(document: dict[str, Any]) -> list[str]:

@@ -93,3 +93,13 @@ def test_chinese_reasons_beside_the_english(generator):
     assert "适用理由：" in html and "尚无本系统的输出样本" in html
     untranslated = [row["id"] for row in checklist["items"] if not i18n.translate(row["status_reason"])]
     assert not untranslated, untranslated
+
+
+def test_the_chinese_csv_has_chinese_columns(generator):
+    import csv
+
+    text = exports.render(services.live_document(services.evaluate(generator, "cn_genai", ON)), "csv").decode()
+    rows = list(csv.DictReader(line for line in text.splitlines() if not line.startswith("#")))
+    row = next(r for r in rows if r["id"] == "CN-GB45438-IMG-1")
+    assert row["title_zh"] == "图片显式标识" and row["status_zh"] == "尚无证据"
+    assert row["status_reason_zh"].startswith("尚无本系统的输出样本")
