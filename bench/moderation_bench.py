@@ -27,6 +27,7 @@ import json
 import os
 import random
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -176,16 +177,47 @@ def _post(token: str, body: bytes) -> float:
     return time.perf_counter() - t
 
 
-def _wrk(token: str, body: bytes, clients: int, seconds: int, workdir: Path) -> dict:
-    """Drive the endpoint with wrk (2 threads, `clients` connections) after 3 s of the same load."""
+def _cpu_seconds(pids: list[int]) -> float:
+    """Return the user + system CPU seconds the processes used so far (Linux /proc)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _pids(*pgrep_args: str) -> list[int]:
+    out = subprocess.run(["pgrep", *pgrep_args], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+def _wrk(token: str, body: bytes, clients: int, seconds: int, workdir: Path, server_pid: int) -> dict:
+    """Drive the endpoint with wrk (2 threads, `clients` connections) after 3 s of the same load.
+
+    Besides the rates, it reports the CPU each request cost the web workers, PostgreSQL (every
+    postgres process of the machine: other databases' work counts too) and wrk itself: a figure that
+    does not depend on what else the machine runs. 2,000 ms divided by their sum is what 2 idle cores
+    could serve.
+    """
     script = workdir / "moderate.lua"
     script.write_text('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
                       f'wrk.headers["Authorization"] = "Token {token}"\nwrk.body = {json.dumps(body.decode())}\n')
     args = ["wrk", "-t2", f"-c{clients}", "--latency", "--timeout=10s", "-s", str(script),
             f"http://127.0.0.1:{PORT}/api/v1/moderations"]
     subprocess.run([*args[:1], *args[1:-1], "-d3s", args[-1]], capture_output=True, check=True)
+    web = [server_pid, *_pids("-P", str(server_pid))]
+    db = _pids("-u", "postgres")
+    before = (_cpu_seconds(web), _cpu_seconds(db), resource.getrusage(resource.RUSAGE_CHILDREN))
     text = subprocess.run([*args[:1], *args[1:-1], f"-d{seconds}s", args[-1]], capture_output=True, text=True,
                           check=True).stdout
+    after = (_cpu_seconds(web), _cpu_seconds(db), resource.getrusage(resource.RUSAGE_CHILDREN))
+    requests = int(re.search(r"(\d+) requests in", text).group(1))
+    cpu_ms = {"web": (after[0] - before[0]) * 1000 / requests, "db": (after[1] - before[1]) * 1000 / requests,
+              "wrk": (after[2].ru_utime + after[2].ru_stime - before[2].ru_utime - before[2].ru_stime) * 1000
+              / requests}
 
     def ms(q: str) -> float:
         value, unit = re.search(rf"{q}%\s+([\d.]+)(us|ms|s)", text).groups()
@@ -193,7 +225,9 @@ def _wrk(token: str, body: bytes, clients: int, seconds: int, workdir: Path) -> 
 
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
     return {"clients": clients, "seconds": seconds, "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1)),
-            "p50_ms": ms("50"), "p90_ms": ms("90"), "p99_ms": ms("99"), "non_2xx": int(non_2xx.group(1)) if non_2xx else 0}
+            "p50_ms": ms("50"), "p90_ms": ms("90"), "p99_ms": ms("99"), "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
+            "cpu_ms_per_request": {k: round(v, 3) for k, v in cpu_ms.items()},
+            "idle_2_core_estimate_rps": round(2000 / sum(cpu_ms.values()), 1)}
 
 
 def http(database: str | None, seconds: int, clients: int, workers: int, python_load: bool = False) -> dict:
@@ -214,7 +248,7 @@ def http(database: str | None, seconds: int, clients: int, workers: int, python_
             _post(token, bodies[i % len(bodies)])
         if shutil.which("wrk") and not python_load:
             return {"database": "postgresql" if database and database.startswith("postg") else "sqlite",
-                    "workers": workers, "load": "wrk -t2", **_wrk(token, bodies[0], clients, seconds, data_dir)}
+                    "workers": workers, "load": "wrk -t2", **_wrk(token, bodies[0], clients, seconds, data_dir, proc.pid)}
         latencies: list[float] = []
         errors = [0]
         stop = time.monotonic() + seconds
