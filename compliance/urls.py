@@ -13,6 +13,7 @@ urlpatterns = [
     path("compliance/systems/<int:pk>/documents/", views.upload_document, name="compliance-upload"),
     path("compliance/systems/<int:pk>/documents/<int:doc>/review/", views.review_document, name="compliance-review"),
     path("compliance/systems/<int:pk>/samples/", views.add_sample, name="compliance-add-sample"),
+    path("compliance/systems/<int:pk>/event-logs/", views.upload_event_log, name="compliance-event-log"),
     path("compliance/systems/<int:pk>/samples/<int:sample>/remove/", views.remove_sample,
          name="compliance-remove-sample"),
     path("compliance/systems/<int:pk>/snapshot/", views.snapshot, name="compliance-snapshot"),

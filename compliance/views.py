@@ -179,6 +179,28 @@ def add_sample(request, pk: int):
 
 @login_required
 @require_POST
+def upload_event_log(request, pk: int):
+    """Upload a log export of the system (JSON lines, JSON or CSV with a timestamp column)."""
+    from . import eventlogs
+
+    system = _system(request, pk)
+    require(request.user, system, Action.CHANGE)
+    data, filename = _upload(request)
+    if data is None:
+        messages.error(request, "Choose a log export of the system.")
+        return _back(request, system)
+    try:
+        batch = eventlogs.ingest(system=system, user=request.user, rows=eventlogs.decode(data, filename),
+                                 source="upload", data=data, filename=filename)
+        messages.success(request, f"Log export: {batch.accepted} events stored, {batch.rejected} refused"
+                         + (f" (first: line {batch.errors[0]['line']}: {batch.errors[0]['error']})" if batch.errors else ""))
+    except eventlogs.EventLogError as exc:
+        messages.error(request, str(exc))
+    return _back(request, system)
+
+
+@login_required
+@require_POST
 def remove_sample(request, pk: int, sample: int):
     from . import samples
     from .models import EvidenceSample

@@ -379,3 +379,16 @@ def test_viewers_read_members_write_and_other_organisations_see_nothing(as_alice
     assert as_charlie.post(f"/api/v1/documents/{doc.pk}/review", {"decision": "approved"},
                            format="json").status_code == 404
     assert as_alice.post(events, data=line, content_type="application/x-ndjson").status_code == 201
+
+
+def test_the_dashboard_uploads_a_log_export(client, alice, credit):
+    client.force_login(alice)
+    page = f"/compliance/systems/{credit.pk}/items/EU-ART12-1/"
+    assert "Upload a log export" in client.get(page).content.decode()
+    data = events(dt.datetime.now(dt.UTC) - dt.timedelta(days=2), 2).encode()
+    upload = io.BytesIO(data)
+    upload.name = "events.jsonl"
+    response = client.post(f"/compliance/systems/{credit.pk}/event-logs/", {"file": upload, "next": page})
+    assert response.status_code == 302
+    body = client.get(response["Location"]).content.decode()
+    assert "4 events stored" in body and "system event log: 4 events" in body
