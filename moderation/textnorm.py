@@ -116,21 +116,25 @@ def boundaries(text: str) -> list[int]:
 
 
 @functools.cache
-def pinyin_table() -> dict[int, str]:
-    """Return ord(character) → toneless pinyin (first reading, ü as v) for every character pypinyin knows."""
+def _pinyin_dict() -> dict[int, str]:
     from pypinyin.pinyin_dict import pinyin_dict
 
-    out = {}
-    for code, readings in pinyin_dict.items():
-        first = readings.split(",", 1)[0].replace("ü", "v")
-        out[code] = "".join(c for c in unicodedata.normalize("NFKD", first) if not _is_combining(c)).lower()
-    return out
+    return pinyin_dict
+
+
+def toneless_pinyin(ch: str) -> str:
+    """Return a Chinese character's first reading in toneless pinyin (ü as v), or the character itself."""
+    readings = _pinyin_dict().get(ord(ch))
+    if not readings:
+        return ch
+    first = readings.split(",", 1)[0].replace("ü", "v")
+    return "".join(c for c in unicodedata.normalize("NFKD", first) if not _is_combining(c)).lower()
 
 
 class _PinyinTable(dict):
     def __missing__(self, code: int) -> str:
         ch = chr(code)
-        value = pinyin_table().get(code, ch) if is_cjk(ch) else (ch if ch.isalnum() else "")
+        value = toneless_pinyin(ch) if is_cjk(ch) else (ch if ch.isalnum() else "")
         self[code] = value
         return value
 
