@@ -88,8 +88,17 @@ def verify_sample(data: bytes, organization) -> tuple[dict[str, Any], Image.Imag
     return out, image
 
 
-def add_sample(*, user, system, data: bytes, filename: str = "") -> EvidenceSample:
-    """Verify one of the system's outputs for every layer and keep it as evidence (audit-logged)."""
+def add_sample(*, user, system, data: bytes, filename: str = "", web: bool = False) -> EvidenceSample:
+    """Verify one of the system's outputs for every layer and keep it as evidence (audit-logged).
+
+    `web`: the request comes from the API or a page, where an image above ASSAY_IMAGE_JOB_PIXELS is
+    refused (its nine verifications would hold a web worker too long): `manage.py evidence_sample`
+    takes any size the image limits allow.
+    """
+    if web and wm_services.needs_job(data):
+        raise wm_services.WatermarkError(
+            "This image is too large to verify as a sample in a web request (ASSAY_IMAGE_JOB_PIXELS): add it with "
+            "python manage.py evidence_sample --system ID FILE", {"file": "too large for a web request"})
     report, image = verify_sample(data, system.organization)
     with transaction.atomic():
         artifact = artifacts.store(data, organization=system.organization, filename=filename or "sample")

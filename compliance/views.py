@@ -169,7 +169,7 @@ def add_sample(request, pk: int):
         messages.error(request, "Choose an output file of the system.")
         return _back(request, system)
     try:
-        sample = samples.add_sample(user=request.user, system=system, data=data, filename=filename)
+        sample = samples.add_sample(user=request.user, system=system, data=data, filename=filename, web=True)
         passed = ", ".join(k for k, r in sample.report["layers"].items() if r["ok"]) or "none"
         messages.success(request, f"Added sample {sample.pk}: layers shown: {passed}.")
     except AssayError as exc:

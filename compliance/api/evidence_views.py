@@ -117,7 +117,7 @@ class EvidenceSamplesView(APIView):
         """Add one output (multipart `file`): it is verified for every layer after the robustness transformations."""
         system = _system(request, system_id, Action.CHANGE)
         data, name = _file(request, limit=MAX_SAMPLE_BYTES)
-        sample = samples.add_sample(user=request.user, system=system, data=data, filename=name)
+        sample = samples.add_sample(user=request.user, system=system, data=data, filename=name, web=True)
         return Response(_sample_data(sample), status=status.HTTP_201_CREATED)
 
 

@@ -392,3 +392,10 @@ def test_the_dashboard_uploads_a_log_export(client, alice, credit):
     assert response.status_code == 302
     body = client.get(response["Location"]).content.decode()
     assert "4 events stored" in body and "system event log: 4 events" in body
+
+
+def test_a_sample_too_large_for_a_web_request_goes_through_the_command(as_alice, generator, stamped, settings):
+    settings.ASSAY_IMAGE_JOB_PIXELS = 10_000
+    response = as_alice.post(f"/api/v1/systems/{generator.pk}/evidence-samples", {"file": io.BytesIO(stamped)},
+                             format="multipart")
+    assert response.status_code == 400 and "evidence_sample" in response.content.decode()
