@@ -1,7 +1,9 @@
 """Watermarking and provenance of generated images (WATERMARK.md).
 
-What other apps may use: `evidence_for(system)`, the stamping policy and latest verified sample that
-compliance rests its watermark items on (watermark/evidence.py, with `layer_shown` for reading a report).
+What other apps may use: `evidence_for(system)`, the stamping policy compliance shows beside its
+watermark items, and the latest verification (informational: compliance rests those items on the
+system's output samples, compliance/samples.py, never on a verify call); `layer_shown` reads a
+verify report per layer, the explicit label from the pixels (watermark/ocr.py).
 """
 
 

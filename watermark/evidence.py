@@ -1,4 +1,7 @@
-"""What the watermark app offers compliance as evidence: a system's stamping policy and its latest verified sample.
+"""What the watermark app offers compliance: a system's stamping policy, its latest verification, and `layer_shown`.
+
+Compliance's label items rest on the system's output samples (compliance/samples.py), each read
+with `layer_shown`; the latest verification is informational only (anyone may verify any image).
 
 `evidence_for(system)` reads, never writes (no default policy is created); `layer_shown(layer, report)`
 reads a verify report (WATERMARK.md "Verify") for one layer. Layers are named as the compliance
