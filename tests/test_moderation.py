@@ -171,6 +171,14 @@ def test_it_answers_in_openai_shape(as_alice, alice_org):
     assert third["categories"]["privacy"] and third["assay"]["rules"][0]["id"] == "cn_mobile"
 
 
+def test_text_parts_are_accepted_and_images_refused(as_alice, alice_org):
+    r = moderate(as_alice, {"model": "omni-moderation-latest",
+                            "input": [{"type": "text", "text": "buy cocaine"}, {"type": "text", "text": "hi"}]})
+    assert r.status_code == 200 and [x["flagged"] for x in r.json()["results"]] == [True, False]
+    r = moderate(as_alice, {"input": [{"type": "image_url", "image_url": {"url": "https://example.org/x.png"}}]})
+    assert r.status_code == 400 and "images are not supported" in r.json()["error"]["message"]
+
+
 def test_a_string_input_gives_one_result(as_bob):
     r = moderate(as_bob, {"input": "在線賭博網站推薦"})  # a viewer may moderate; traditional characters
     assert r.status_code == 200

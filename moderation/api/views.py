@@ -108,10 +108,17 @@ def _rate_limited(organization: Organization) -> Response | None:
 
 
 def _inputs(data) -> list[str]:
+    """Return the texts of OpenAI's `input`: a string, a list of strings, or a list of content parts
+    (`{"type": "text", "text": …}`, as omni-moderation takes; image parts are refused)."""
     if not isinstance(data, dict):
         raise serializers.ValidationError({"input": ["The body must be a JSON object"]})
     value = data.get("input")
     texts = [value] if isinstance(value, str) else value
+    if isinstance(texts, list) and texts and all(isinstance(t, dict) for t in texts):
+        if any(t.get("type") != "text" or not isinstance(t.get("text"), str) for t in texts):
+            raise serializers.ValidationError({"input": ["only text parts are moderated here "
+                                                         '({"type": "text", "text": …}); images are not supported']})
+        texts = [t["text"] for t in texts]
     max_inputs = int(getattr(settings, "ASSAY_MODERATION_MAX_INPUTS", 128))
     max_chars = int(getattr(settings, "ASSAY_MODERATION_MAX_CHARS", 200_000))
     if not isinstance(texts, list) or not texts or not all(isinstance(t, str) for t in texts):
