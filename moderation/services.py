@@ -270,6 +270,10 @@ def validate_config(organization: Organization, config: dict, base: dict | None 
     found = set(KeywordLibrary.objects.filter(organization=organization, pk__in=libs).values_list("pk", flat=True))
     if missing := [i for i in libs if i not in found]:
         raise ModerationError(f"No such keyword library: {missing[0]}", {"libraries": f"{missing[0]} not found"})
+    limit = int(getattr(settings, "ASSAY_MODERATION_MAX_KEYWORDS", 200_000))
+    if libs and KeywordEntry.objects.filter(library_id__in=libs).count() > limit:
+        raise ModerationError(f"A policy's libraries may hold at most {limit} entries together",
+                              {"libraries": "too many entries"})
     if not isinstance(out["pii"], list) or any(k not in pii.KINDS for k in out["pii"]):
         raise ModerationError(f"pii must be a list of {', '.join(pii.KINDS)}", {"pii": "unknown detector"})
     if out["classifier"] is not None:

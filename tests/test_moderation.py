@@ -687,3 +687,10 @@ def test_line_breaks_and_tabs_read_as_spaces():
     index = rules.KeywordIndex(entries(*INDEX_ROWS))
     assert [h.key for h in rules.check("buy\ncocaine", index, ()).hits] == ["cocaine"]
     assert [h.key for h in rules.check("buy\u00a0cocaine", index, ()).hits] == ["cocaine"]
+
+
+def test_a_policy_bounds_the_entries_it_compiles(alice_org, settings):
+    library = services.demo_library(alice_org)
+    settings.ASSAY_MODERATION_MAX_KEYWORDS = 10
+    with pytest.raises(services.ModerationError, match="at most 10 entries"):
+        services.create_policy(alice_org, name="big", config={"libraries": [library.pk]})
