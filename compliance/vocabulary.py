@@ -60,6 +60,7 @@ DOCUMENT_KINDS = {
     "eu_registration": "EU database registration",
     "notice": "Notice to workers / affected persons",
     "fria": "Fundamental-rights impact assessment (FRIA)",
+    "authority_notification": "Notification to the market surveillance authority (FRIA results)",
     "downstream_information": "Information for downstream providers",
     "copyright_policy": "Copyright policy",
     "training_content_summary": "Public training-content summary",
