@@ -23,13 +23,13 @@ accounts_router.register("organizations", OrganizationViewSet, basename="organiz
 
 urlpatterns = [
     path("api/v1/", APIRootView.as_view(api_root_dict=API_ROOT), name="api-root"),
+    path("api/v1/", include("moderation.api.urls")),
     path("api/v1/", include(accounts_router.urls)),
     path("api/v1/", include("audit.api.urls")),
     path("api/v1/", include("reports.api.urls")),
     path("api/v1/", include("privacy.api.urls")),
     path("api/v1/", include("watermark.api.urls")),
     path("api/v1/", include("compliance.api.urls")),
-    path("api/v1/", include("moderation.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("login/", account_views.RateLimitedLoginView.as_view(), name="login"),
