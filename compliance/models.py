@@ -5,11 +5,11 @@ from django.db import models
 
 from accounts.models import OrganizationOwned, OrganizationOwnedQuerySet
 from audit.models import AISystem
-from core.models import Artifact
+from core.models import Artifact, Job
 
 from .choices import DocumentKind
 
-__all__ = ["EvidenceDocument", "Attestation", "Assessment", "EventBatch", "SystemEvent", "EvidenceSample"]
+__all__ = ["EvidenceDocument", "Attestation", "Assessment", "EventBatch", "SystemEvent", "EvidenceSample", "SampleJob"]
 
 
 class EvidenceDocument(OrganizationOwned):
@@ -156,3 +156,15 @@ class EvidenceSample(OrganizationOwned):
 
     class Meta:
         ordering = ["created", "id"]
+
+
+class SampleJob(Job):
+    """An output sample too large to verify in a web request, verified by a worker (core.jobs)."""
+
+    system = models.ForeignKey(AISystem, on_delete=models.PROTECT, related_name="+")
+    input_artifact = models.ForeignKey(Artifact, on_delete=models.PROTECT, related_name="+")
+    filename = models.CharField(max_length=200, blank=True)
+    sample = models.ForeignKey(EvidenceSample, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+
+    class Meta:
+        ordering = ["-created", "-id"]

@@ -28,10 +28,12 @@ from django.utils import timezone
 from PIL import Image
 
 from core import artifacts, auditlog
+from core.choices import JobStatus
+from core.jobs import JobRunner, finish
 from watermark import services as wm_services
 from watermark.evidence import LAYERS, layer_shown
 
-from .models import EvidenceSample
+from .models import EvidenceSample, SampleJob
 
 INVISIBLE_MIN_SURVIVAL = 0.75  # share of the transformations after which the watermark must still be detected
 EXPLICIT_ATTACKS = ("jpeg75", "resize50")
@@ -101,15 +103,61 @@ def add_sample(*, user, system, data: bytes, filename: str = "", web: bool = Fal
             "python manage.py evidence_sample --system ID FILE", {"file": "too large for a web request"})
     report, image = verify_sample(data, system.organization)
     with transaction.atomic():
-        artifact = artifacts.store(data, organization=system.organization, filename=filename or "sample")
-        sample = EvidenceSample.objects.create(
-            organization=system.organization, system=system, artifact=artifact, filename=(filename or "")[:200],
-            sha256=hashlib.sha256(data).hexdigest(), report=report, thumbnail=thumbnail(image),
-            added_by=user if getattr(user, "pk", None) else None)
-        auditlog.record("compliance.sample_add", organization=system.organization, actor=user, obj=sample,
-                        payload={"system": system.pk, "sha256": sample.sha256,
-                                 "layers": {k: v["ok"] for k, v in report["layers"].items()}})
+        return _create(user=user, system=system, data=data, filename=filename, report=report, image=image)
+
+
+def _create(*, user, system, data: bytes, filename: str, report: dict, image: Image.Image,
+            artifact=None) -> EvidenceSample:
+    artifact = artifact or artifacts.store(data, organization=system.organization, filename=filename or "sample")
+    sample = EvidenceSample.objects.create(
+        organization=system.organization, system=system, artifact=artifact, filename=(filename or "")[:200],
+        sha256=hashlib.sha256(data).hexdigest(), report=report, thumbnail=thumbnail(image),
+        added_by=user if getattr(user, "pk", None) else None)
+    auditlog.record("compliance.sample_add", organization=system.organization, actor=user, obj=sample,
+                    payload={"system": system.pk, "sha256": sample.sha256,
+                             "layers": {k: v["ok"] for k, v in report["layers"].items()}})
     return sample
+
+
+def start_sample_job(*, user, system, data: bytes, filename: str = "") -> SampleJob:
+    """Queue a large output for a worker to verify and add as a sample (the answer names the job)."""
+    wm_services.probe_upload(data)  # refuse what is not an image, or a bomb, before queueing
+    with transaction.atomic():
+        artifact = artifacts.store(data, organization=system.organization, filename=filename or "sample")
+        job = SampleJob.objects.create(organization=system.organization, system=system, input_artifact=artifact,
+                                       filename=(filename or "")[:200],
+                                       created_by=user if getattr(user, "pk", None) else None)
+        SampleRunner.enqueue(job)
+    return job
+
+
+class SampleRunner(JobRunner):
+    """Verify one large output sample in a worker and add it to the evidence."""
+
+    model = SampleJob
+    task_name = "assay.compliance.sample"
+    failure_action = "compliance.sample_fail"
+    label = "Output sample"
+    related = ("organization", "system__organization", "input_artifact", "created_by")
+
+    def compute(self, row: SampleJob, progress, should_cancel):
+        progress(10, "verifying every layer after the transformations")
+        data = artifacts.read(row.input_artifact)
+        report, image = verify_sample(data, row.organization)
+        return data, report, image
+
+    def store(self, row: SampleJob, result) -> None:
+        data, report, image = result
+        with transaction.atomic():
+            sample = _create(user=row.created_by or "worker", system=row.system, data=data, filename=row.filename,
+                             report=report, image=image, artifact=row.input_artifact)
+            if not finish(SampleJob, row.pk, JobStatus.SUCCEEDED, sample=sample, stage="done"):
+                transaction.set_rollback(True)
+
+
+def job_data(job: SampleJob) -> dict[str, Any]:
+    return {"job": job.pk, "status": job.status, "progress": job.progress, "stage": job.stage, "error": job.error,
+            "sample": job.sample_id, "api": f"/api/v1/systems/{job.system_id}/evidence-sample-jobs/{job.pk}"}
 
 
 def remove_sample(*, user, sample: EvidenceSample) -> EvidenceSample:

@@ -169,6 +169,12 @@ def add_sample(request, pk: int):
         messages.error(request, "Choose an output file of the system.")
         return _back(request, system)
     try:
+        from watermark import services as wm_services
+
+        if wm_services.needs_job(data):
+            job = samples.start_sample_job(user=request.user, system=system, data=data, filename=filename)
+            messages.success(request, f"The image is large: a worker verifies it (job {job.pk}); reload in a minute.")
+            return _back(request, system)
         sample = samples.add_sample(user=request.user, system=system, data=data, filename=filename, web=True)
         passed = ", ".join(k for k, r in sample.report["layers"].items() if r["ok"]) or "none"
         messages.success(request, f"Added sample {sample.pk}: layers shown: {passed}.")

@@ -12,9 +12,10 @@ from accounts.choices import Action
 from accounts.permissions import get_visible_or_404, parse_id, require
 from audit.models import AISystem
 from core.uploads import read_upload
+from watermark import services as wm_services
 
 from .. import eventlogs, samples, services
-from ..models import EvidenceDocument, EvidenceSample
+from ..models import EvidenceDocument, EvidenceSample, SampleJob
 
 MAX_SAMPLE_BYTES = 40 * 1024 * 1024
 
@@ -112,11 +113,16 @@ class EvidenceSamplesView(APIView):
         return Response([_sample_data(smp) for smp in rows])
 
     @extend_schema(request={"multipart/form-data": {"type": "object", "properties": {
-        "file": {"type": "string", "format": "binary"}}}}, responses={201: OpenApiTypes.OBJECT})
+        "file": {"type": "string", "format": "binary"}}}},
+        responses={201: OpenApiTypes.OBJECT, 202: OpenApiTypes.OBJECT})
     def post(self, request, system_id: int):
-        """Add one output (multipart `file`): it is verified for every layer after the robustness transformations."""
+        """Add one output (multipart `file`): it is verified for every layer after the robustness transformations;
+        an image above ASSAY_IMAGE_JOB_PIXELS is verified by a worker (202 with the job to poll)."""
         system = _system(request, system_id, Action.CHANGE)
         data, name = _file(request, limit=MAX_SAMPLE_BYTES)
+        if wm_services.needs_job(data):  # too large for a web worker: a worker verifies it (202, poll the job)
+            job = samples.start_sample_job(user=request.user, system=system, data=data, filename=name)
+            return Response(samples.job_data(job), status=status.HTTP_202_ACCEPTED)
         sample = samples.add_sample(user=request.user, system=system, data=data, filename=name, web=True)
         return Response(_sample_data(sample), status=status.HTTP_201_CREATED)
 
@@ -138,6 +144,16 @@ class EvidenceSampleDetailView(APIView):
         sample = get_visible_or_404(EvidenceSample.objects.filter(system=system), request.user, pk=_id(pk))
         samples.remove_sample(user=request.user, sample=sample)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class EvidenceSampleJobView(APIView):
+    """A large sample being verified by a worker: its status, and the sample once done."""
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request, system_id: int, pk: int):
+        system = _system(request, system_id)
+        job = get_visible_or_404(SampleJob.objects.filter(system=system), request.user, pk=_id(pk))
+        return Response(samples.job_data(job))
 
 
 class ReviewSerializer(serializers.Serializer):

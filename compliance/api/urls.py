@@ -37,6 +37,8 @@ urlpatterns = [
             name="compliance-system-samples"),
     re_path(r"^systems/(?P<system_id>\d+)/evidence-samples/(?P<pk>\d+)/?$",
             evidence_views.EvidenceSampleDetailView.as_view(), name="compliance-system-sample"),
+    re_path(r"^systems/(?P<system_id>\d+)/evidence-sample-jobs/(?P<pk>\d+)/?$",
+            evidence_views.EvidenceSampleJobView.as_view(), name="compliance-system-sample-job"),
     re_path(r"^documents/(?P<pk>\d+)/review/?$", evidence_views.DocumentReviewView.as_view(),
             name="compliance-document-review"),
     re_path(r"^compliance/frameworks/?$", views.FrameworksView.as_view(), name="compliance-frameworks"),

@@ -394,8 +394,15 @@ def test_the_dashboard_uploads_a_log_export(client, alice, credit):
     assert "4 events stored" in body and "system event log: 4 events" in body
 
 
-def test_a_sample_too_large_for_a_web_request_goes_through_the_command(as_alice, generator, stamped, settings):
+def test_a_large_sample_is_verified_by_a_worker(as_alice, generator, stamped, settings,
+                                                django_capture_on_commit_callbacks):
     settings.ASSAY_IMAGE_JOB_PIXELS = 10_000
-    response = as_alice.post(f"/api/v1/systems/{generator.pk}/evidence-samples", {"file": io.BytesIO(stamped)},
-                             format="multipart")
-    assert response.status_code == 400 and "evidence_sample" in response.content.decode()
+    url = f"/api/v1/systems/{generator.pk}/evidence-samples"
+    with django_capture_on_commit_callbacks(execute=True):  # the tests run Celery eagerly
+        response = as_alice.post(url, {"file": io.BytesIO(stamped)}, format="multipart")
+    assert response.status_code == 202, response.content[:300]
+    job = as_alice.get(response.json()["api"]).json()
+    assert job["status"] == "succeeded" and job["sample"], job
+    sample = as_alice.get(f"{url}/{job['sample']}").json()
+    assert sample["layers"]["explicit"]["ok"] and sample["layers"]["invisible"]["ok"]
+    assert set(cn_statuses(generator).values()) == {"met"}
