@@ -258,7 +258,7 @@ def demo_library(organization: Organization, user=None) -> KeywordLibrary:
 
 def validate_config(organization: Organization, config: dict, base: dict | None = None) -> dict:
     """Return a complete policy configuration from `config` over `base`, or raise ModerationError."""
-    out = dict(base or default_config())
+    out = {**default_config(), **(base or {})}  # a version saved before a field existed gets its default
     unknown = set(config) - set(out)
     if unknown:
         raise ModerationError(f"Unknown policy fields: {', '.join(sorted(unknown))}",
@@ -331,7 +331,7 @@ def update_policy(policy: ModerationPolicy, changes: dict, *, user=None) -> Poli
                                                config=after, created_by=user)
         ModerationPolicy.objects.filter(pk=policy.pk).update(version=number, updated=timezone.now())
         auditlog.record("moderation.policy.update", organization=policy.organization_id, actor=user, obj=policy,
-                        payload={"version": number, "before": {k: before[k] for k in after if before.get(k) != after[k]},
+                        payload={"version": number, "before": {k: before.get(k) for k in after if before.get(k) != after[k]},
                                  "after": {k: after[k] for k in after if before.get(k) != after[k]}})
     return version
 
