@@ -22,6 +22,10 @@ from dataclasses import dataclass, field
 from . import pii, textnorm
 
 _WORD = re.compile(r"[0-9a-z]")
+# Leetspeak: digits and symbols read as the letters they stand for (ASCII keywords only).
+LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i",
+                      "|": "l"})
+_LEET_CHARS = re.compile(r"[013457@$!|]")
 MAX_REGEX_LENGTH = 1000
 
 
@@ -50,7 +54,7 @@ class Hit:
     key: str = ""  # entry id (keyword, regex) or PII kind
     category: str = ""
     risk: str = ""
-    variant: str = ""  # how a keyword matched: "text" or "pinyin"
+    variant: str = ""  # how a keyword matched: "text", "leet" or "pinyin"
 
     def as_dict(self, text: str) -> dict:
         out = {"type": self.type, "id": self.key, "category": self.category, "risk": self.risk,
@@ -156,6 +160,8 @@ class KeywordIndex:
                         continue
                     seen.add((i, start, end + 1))
                     hits.append(self._hit(i, text, start, end + 1, "text"))
+        if self._text is not None and self._ascii and _LEET_CHARS.search(text.norm):
+            hits.extend(self._leet_hits(text, seen))
         if self._pinyin is not None:
             hits.extend(self._pinyin_hits(text, seen))
         for i, pattern in self._regexes:
@@ -168,6 +174,21 @@ class KeywordIndex:
         entry = self.entries[i]
         s, e = text.span(start, end)
         return Hit(kind, s, e, key=entry.key, category=entry.category, risk=entry.risk, variant=variant)
+
+    def _leet_hits(self, text: _Text, seen: set) -> list[Hit]:
+        """Return ASCII keywords spelt with digits or symbols for letters ("c0ca1ne"): the same automaton
+        over the text with LEET applied (one character for one, so positions do not move); a match must
+        hold a substituted character and be a whole word."""
+        view = text.norm.translate(LEET)
+        hits = []
+        for end, (length, indices) in self._text.iter(view):
+            start = end + 1 - length
+            if not _LEET_CHARS.search(text.norm, start, end + 1) or not _word_bounded(view, start, end + 1):
+                continue
+            for i in indices:
+                if i in self._ascii and (i, start, end + 1) not in seen:
+                    hits.append(self._hit(i, text, start, end + 1, "leet"))
+        return hits
 
     def _pinyin_hits(self, text: _Text, seen: set) -> list[Hit]:
         view = text.pinyin

@@ -66,6 +66,8 @@ INDEX_ROWS = (("bomb", "炸弹", "violence", "A.1.4"), ("gamble", "赌博", "ill
     ("我想学zhadan", "pinyin"),  # pinyin, joined
     ("炸dan", "pinyin"),  # mixed
     ("渣蛋", "pinyin"),  # homophone (same first reading)
+    ("where to buy c0ca1ne", "leet"),  # digits for letters
+    ("BUY C0C@INE", "leet"),
 ])
 def test_it_catches_each_evasion(text, variant):
     index = rules.KeywordIndex(entries(*INDEX_ROWS))
@@ -75,7 +77,8 @@ def test_it_catches_each_evasion(text, variant):
     assert text[hits[0].start:hits[0].end].strip()  # the span points into the input as given
 
 
-@pytest.mark.parametrize("text", ["a skillful bomber", "classic cocaine-free", "dub of the song", "渣男", "zhan"])
+@pytest.mark.parametrize("text", ["a skillful bomber", "classic cocaine-free", "dub of the song", "渣男", "zhan",
+                                  "5kill", "version 1.0 skill"])
 def test_it_does_not_fire_on_near_misses(text):
     index = rules.KeywordIndex(entries(*INDEX_ROWS, ("kill", "kill", "violence", "A.1.6")))
     assert [h for h in rules.check(text, index, ()).hits if h.key in ("bomb", "kill")] == []
