@@ -143,6 +143,7 @@ class KeywordIndex:
             if sum(textnorm.is_cjk(c) for c in word) >= 2:
                 spellings.extend((s, i) for s in textnorm.keyword_pinyin(word) if len(s) >= 3)
         self._text = _automaton(words)
+        self._ascii_text = _automaton([(w, i) for w, i in words if i in self._ascii])  # for the leet view
         self._pinyin = _automaton(spellings)
         self._regexes = regexes
 
@@ -160,7 +161,7 @@ class KeywordIndex:
                         continue
                     seen.add((i, start, end + 1))
                     hits.append(self._hit(i, text, start, end + 1, "text"))
-        if self._text is not None and self._ascii and _LEET_CHARS.search(text.norm):
+        if self._ascii_text is not None and _LEET_CHARS.search(text.norm):
             hits.extend(self._leet_hits(text, seen))
         if self._pinyin is not None:
             hits.extend(self._pinyin_hits(text, seen))
@@ -181,12 +182,12 @@ class KeywordIndex:
         hold a substituted character and be a whole word."""
         view = text.norm.translate(LEET)
         hits = []
-        for end, (length, indices) in self._text.iter(view):
+        for end, (length, indices) in self._ascii_text.iter(view):
             start = end + 1 - length
             if not _LEET_CHARS.search(text.norm, start, end + 1) or not _word_bounded(view, start, end + 1):
                 continue
             for i in indices:
-                if i in self._ascii and (i, start, end + 1) not in seen:
+                if (i, start, end + 1) not in seen:
                     hits.append(self._hit(i, text, start, end + 1, "leet"))
         return hits
 
