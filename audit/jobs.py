@@ -184,8 +184,11 @@ def context_for(run: AuditRun) -> AuditContext:
     chain = auditlog.verify(mv.organization_id)
     card = dict(mv.model_card)
     card.setdefault("version", str(mv.version))
+    from .services import thresholds_of
+
     return AuditContext(
         model_card=card, datasheet=dict(training.datasheet), dp=mv.dp, registered=True,
+        thresholds=thresholds_of(run.organization),
         audit_trail={"chain_ok": chain["ok"], "expected": [f"{a}:{o}" for a, _, o in expected],
                      "present": present},
     )
@@ -204,4 +207,24 @@ def compare(a: AuditRun, b: AuditRun) -> dict:
                         "status_change": status_change(sa, sb)}
     dims = {d: {"a": a.dimension_scores.get(d), "b": b.dimension_scores.get(d)}
             for d in sorted(set(a.dimension_scores) | set(b.dimension_scores))}
-    return {"a": a.pk, "b": b.pk, "metrics": metrics, "dimensions": dims}
+    return {"a": a.pk, "b": b.pk, "metrics": metrics, "dimensions": dims,
+            "thresholds_differ": thresholds_differ(a.result or {}, b.result or {})}
+
+
+def thresholds_differ(a: dict, b: dict) -> list[dict]:
+    """Return the metrics whose thresholds (or informational mark) differ between two Result JSONs.
+
+    A run from before thresholds were recorded reads as the catalog's defaults, which the entry says.
+    """
+    from .metrics.catalog import thresholds_used
+
+    ta, tb = a.get("thresholds"), b.get("thresholds")
+    default = thresholds_used({})
+    out = []
+    for mid in sorted(set(ta or default) | set(tb or default)):
+        ea, eb = (ta or default).get(mid), (tb or default).get(mid)
+        keys = ("pass", "warn", "informational")
+        if {k: (ea or {}).get(k) for k in keys} != {k: (eb or {}).get(k) for k in keys}:
+            out.append({"metric": mid, "a": ea, "b": eb,
+                        "note": None if ta and tb else "one run predates recorded thresholds: catalog defaults assumed"})
+    return out

@@ -201,3 +201,21 @@ class MetricResult(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["audit_run", "metric_id"], name="audit_metricresult_unique")
         ]
+
+
+class ThresholdPolicy(models.Model):
+    """An organisation's overrides of the catalog's pass/warn thresholds (METRICS.md amendments).
+
+    `overrides` maps a metric id to {"pass": x, "warn": y} and/or {"informational": true};
+    metrics not named keep the catalog's thresholds. Each audit records the thresholds it used.
+    """
+
+    organization = models.OneToOneField("accounts.Organization", on_delete=models.CASCADE,
+                                        related_name="threshold_policy")
+    overrides = models.JSONField(default=dict, blank=True)
+    updated = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+")
+
+    def __str__(self) -> str:
+        return f"thresholds of {self.organization}"

@@ -74,6 +74,16 @@ class MetricView:
         return self.status != NOT_APPLICABLE
 
     @property
+    def ci95(self) -> tuple[float, float] | None:
+        """Return the 95 % bootstrap interval (low, high) recorded for the value, or None."""
+        interval = self.details.get("ci95")
+        if isinstance(interval, list | tuple) and len(interval) == 2:
+            low, high = _number(interval[0]), _number(interval[1])
+            if low is not None and high is not None:
+                return (low, high)
+        return None
+
+    @property
     def classes(self) -> list[str]:
         """Return the classes a multi-class fairness metric reports per class ([] for a binary audit)."""
         by_class = self.details.get("by_class")
@@ -203,8 +213,35 @@ class AuditResults:
         return [m.id for m in self if m.status == FAIL]
 
     @property
+    def baseline(self) -> dict[str, Any]:
+        """Return {"accuracy", "majority_class", "majority_accuracy", "trivial_model", …} ({} before it was recorded)."""
+        base = self.raw.get("baseline")
+        return base if isinstance(base, dict) else {}
+
+    @property
+    def trivial_model(self) -> bool:
+        """True when the model does not beat always predicting the majority class."""
+        return bool(self.raw.get("trivial_model"))
+
+    @property
+    def rows_dropped(self) -> dict[str, Any]:
+        """Return {"count", "train", "eval", "reasons": {reason: rows}} of rows the audit could not use."""
+        dataset = self.raw.get("dataset")
+        dropped = dataset.get("rows_dropped") if isinstance(dataset, dict) else None
+        return dropped if isinstance(dropped, dict) else {"count": 0, "reasons": {}}
+
+    @property
+    def thresholds(self) -> dict[str, Any]:
+        """Return the thresholds the run applied per metric ({} for runs from before they were recorded)."""
+        used = self.raw.get("thresholds")
+        return used if isinstance(used, dict) else {}
+
+    @property
     def accuracy(self) -> float | None:
         """Return the accuracy on the evaluation rows the audit recorded, or None when no metric recorded it."""
+        base = _number(self.baseline.get("accuracy"))
+        if base is not None:
+            return base
         for metric_id in ACCURACY_METRICS:
             view = self.metric(metric_id)
             for key in ACCURACY_KEYS if view is not None else ():

@@ -231,3 +231,41 @@ def to_csv_bytes(frame: pd.DataFrame) -> bytes:
 __all__ = ["RegistryError", "DatasetError", "register_dataset", "register_model", "load_frame", "load_splits",
            "split_frame", "target_classes", "check_model_bytes", "model_request", "model_inputs", "schema_of",
            "ACCEPTED_FORMATS"]
+
+
+#
+# Organisation thresholds
+#
+
+
+def thresholds_of(organization) -> dict:
+    """Return the organisation's threshold overrides ({} when it keeps the catalog's)."""
+    from .models import ThresholdPolicy
+
+    policy = ThresholdPolicy.objects.filter(organization=organization).first()
+    return dict(policy.overrides) if policy else {}
+
+
+def set_thresholds(organization, *, user, overrides) -> dict:
+    """Replace the organisation's overrides after checking them; log the change with a before/after diff.
+
+    Raises AssayError (400) naming the metric when an entry is unknown, not numeric, or in the wrong
+    order for the metric's direction.
+    """
+    from .metrics.catalog import validate_thresholds
+    from .models import ThresholdPolicy
+
+    try:
+        clean = validate_thresholds(overrides)
+    except ValueError as exc:
+        raise AssayError(str(exc), {"thresholds": str(exc)}) from None
+    with transaction.atomic():
+        policy, _ = ThresholdPolicy.objects.select_for_update().get_or_create(organization=organization)
+        before = dict(policy.overrides)
+        policy.overrides, policy.updated_by = clean, user
+        policy.save()
+        keys = sorted(set(before) | set(clean))
+        changes = auditlog.diff({k: before.get(k) for k in keys}, {k: clean.get(k) for k in keys})
+        auditlog.record("thresholds.update", organization=organization, actor=user, obj=policy,
+                        payload={"changes": changes})
+    return clean

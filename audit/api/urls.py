@@ -1,5 +1,7 @@
 """API routes of the audit app (included under /api/v1/ by assay/urls.py)."""
 
+from django.urls import path
+
 from core.api import OptionalSlashRouter
 
 from . import views
@@ -11,4 +13,8 @@ router.register("models", views.ModelVersionViewSet, basename="model")
 router.register("audit-log", views.AuditLogViewSet, basename="audit-log")
 router.register("audits", views.AuditRunViewSet, basename="audit")
 
-urlpatterns = router.urls
+urlpatterns = [
+    path("organizations/<int:pk>/thresholds", views.ThresholdsView.as_view(), name="organization-thresholds"),
+    path("organizations/<int:pk>/thresholds/", views.ThresholdsView.as_view()),
+    *router.urls,
+]

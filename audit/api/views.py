@@ -7,10 +7,11 @@ from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from accounts.choices import Action
 from accounts.models import Organization
-from accounts.permissions import get_visible_or_404, organization_for_create
+from accounts.permissions import get_visible_or_404, organization_for_create, require
 from core import artifacts, auditlog
 from core.api import error_body
 from core.filters import filter_organizations, id_param
@@ -256,3 +257,38 @@ class AuditRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organiza
             if run.status != "succeeded":
                 return Response(error_body("not_ready", f"Audit {run.pk} is {run.status}"), status=status.HTTP_409_CONFLICT)
         return Response(jobs.compare(a, b))
+
+
+class ThresholdsView(APIView):
+    """GET/PUT /api/v1/organizations/{id}/thresholds: the organisation's metric threshold overrides.
+
+    The body of PUT replaces the overrides: {metric id: {"pass": x, "warn": y}} and/or
+    {"informational": true}; `{}` restores the catalog's thresholds. Owners and admins may change
+    them; every member may read them. The answer lists the overrides and every metric's thresholds
+    as the next audit will apply them.
+    """
+
+    parser_classes = [StrictJSONParser]
+
+    def _organization(self, request, pk: int) -> Organization:
+        return get_visible_or_404(Organization.objects.all(), request.user, pk=pk)
+
+    def _answer(self, organization: Organization, overrides: dict) -> Response:
+        from ..metrics.catalog import thresholds_used
+
+        return Response({"organization": organization.pk, "overrides": overrides,
+                         "thresholds": thresholds_used(overrides)})
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request, pk: int):
+        organization = self._organization(request, pk)
+        return self._answer(organization, services.thresholds_of(organization))
+
+    @extend_schema(request=OpenApiTypes.OBJECT, responses={200: OpenApiTypes.OBJECT})
+    def put(self, request, pk: int):
+        organization = self._organization(request, pk)
+        require(request.user, organization, Action.MANAGE)
+        body = request.data
+        if isinstance(body, dict) and set(body) == {"overrides"}:  # also accept the shape GET answers
+            body = body["overrides"]
+        return self._answer(organization, services.set_thresholds(organization, user=request.user, overrides=body))

@@ -8,7 +8,7 @@ import numpy as np
 
 from audit.metrics.documentation import DATASHEET_FIELDS, NOT_REGISTERED, is_filled
 from audit.metrics.fairness import encode_groups, sensitive_groups
-from audit.metrics.state import AuditState, MetricOutcome, sample_rows
+from audit.metrics.state import AuditState, MetricOutcome
 
 __all__ = ["DATASHEET_FIELDS", "datasheet_completeness", "spectral_scores", "flag_outliers", "spectral_flags", "SPECTRAL_K"]
 
@@ -116,7 +116,7 @@ def poisoning_outcome(state: AuditState) -> MetricOutcome:
         r, kind = np.asarray(reps(x)), "penultimate layer"
     else:
         r, kind = standardised(state.flat(x), state.flat(state.data.x_train)), "standardised encoded inputs"
-    flagged = spectral_flags(r, y)
+    flagged = spectral_flags(r, y, k=SPECTRAL_K)
     by_class = {state.model.classes[int(c)]: {"rows": int((y == c).sum()), "flagged": int(flagged[y == c].sum())}
                 for c in np.unique(y)}
     flagged_rows = [int(i) for i in rows[flagged]]

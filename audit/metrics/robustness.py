@@ -135,9 +135,8 @@ def random_search(proba: Callable[[np.ndarray], np.ndarray], x: np.ndarray, star
     The query-based refinement of ROB-02 for black-box models (a Square-Attack-like search on
     tabular columns): each round, every row not yet misclassified proposes moving a random subset
     of its moving columns to a random vertex of the ball (x ± ε·scale), clipped to the training
-    range, and keeps the proposal when the margin :math:`p_y - \max_{k 
-e y} p_k` of the real
-    model's probabilities decreases. The subset shrinks from half the moving columns to one.
+    range, and keeps the proposal when the margin :math:`p_y - \max_{k \ne y} p_k` of the
+    real model's probabilities decreases. The subset shrinks from half the moving columns to one.
     One query = one row scored once; at most `queries` rounds per row, and a row whose last
     `STALL_ROUNDS` proposals all failed stops early (its neighbourhood is exhausted).
     """
