@@ -50,6 +50,9 @@ def start_audit(*, user, model_version: ModelVersion, dataset_version: DatasetVe
     missing = [a for a in dataset_version.sensitive_attributes if a not in dataset_version.columns]
     if missing:
         raise AuditError(f"Sensitive attributes missing from the dataset: {', '.join(missing)}")
+    from .services import check_contract
+
+    check_contract(model_version, dataset_version)  # 400 now, not a failed job later
     config = validate_config(config)
     with transaction.atomic():
         run = AuditRun.objects.create(organization=model_version.organization, model_version=model_version,

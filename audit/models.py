@@ -109,6 +109,7 @@ class DatasetVersion(VersionBase):
     rows_train = models.PositiveIntegerField(default=0)
     rows_eval = models.PositiveIntegerField(default=0)
     columns = models.JSONField(default=list)
+    labels = models.JSONField(default=list, blank=True, help_text="Distinct target values (as text), sorted")
 
     class Meta:
         ordering = ["system", "name", "-version"]

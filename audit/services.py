@@ -138,11 +138,56 @@ def register_dataset(*, user, system: AISystem, name: str, filename: str, data: 
             sensitive_attributes=resolved.sensitive_attributes, split_column=resolved.split_column,
             test_size=resolved.test_size, datasheet=datasheet, rows=len(frame),
             rows_train=int(train.sum()), rows_eval=int((~train).sum()), columns=list(frame.columns),
+            labels=target_labels(frame[resolved.target]),
         )
         auditlog.record("dataset.upload", organization=system.organization, actor=user, obj=version,
                         payload={"system": system.pk, "name": name, "version": version.version,
                                  "sha256": artifact.sha256, "rows": len(frame)})
     return version
+
+
+def target_labels(column) -> list[str]:
+    """Return the distinct target values as the model contract compares them (category keys), sorted."""
+    from .modelio.encoder import category_keys
+
+    return sorted({key for key in category_keys(column) if key is not None})
+
+
+class ContractError(AssayError):
+    """The model cannot read the dataset: refused when the job is requested, not when it runs."""
+
+
+def check_contract(model_version: ModelVersion, dataset_version: DatasetVersion) -> None:
+    """Raise ContractError (400) when `model_version` cannot be run on `dataset_version`.
+
+    Compares what the upload check recorded of the model (the features it reads, its classes) with
+    the dataset's columns, declared inputs and target values: missing columns, a different number
+    of inputs for a model that takes one numeric array, a positive label or target values the
+    model does not know. Nothing is loaded: the model file is only ever opened in the sandbox.
+    """
+    problems: dict[str, str] = {}
+    features = [str(f) for f in (model_version.features or [])]
+    columns = set(dataset_version.columns or [])
+    missing = [f for f in features if f not in columns]
+    if missing:
+        problems["features"] = (f"the dataset lacks the model's input column(s): {', '.join(missing[:10])}"
+                                f"{' …' if len(missing) > 10 else ''}")
+    elif (model_version.format == ModelFormat.TORCH_EXPORT and dataset_version.features
+          and len(dataset_version.features) != len(features)):
+        problems["features"] = (f"the model takes {len(features)} inputs ({', '.join(features[:10])}) but the "
+                                f"dataset declares {len(dataset_version.features)}")
+    classes = [str(c) for c in (model_version.classes or [])]
+    if classes:
+        if str(dataset_version.positive_label) not in classes:
+            problems["positive_label"] = (f"the positive label {dataset_version.positive_label!r} is not one of the "
+                                          f"model's classes ({', '.join(classes[:10])})")
+        unknown = [label for label in (dataset_version.labels or []) if label not in classes]
+        if unknown:
+            problems["classes"] = (f"the dataset's target holds values the model does not know: "
+                                   f"{', '.join(unknown[:10])} (model classes: {', '.join(classes[:10])})")
+    if problems:
+        raise ContractError(f"Model version {model_version.pk} cannot read dataset version {dataset_version.pk}: "
+                            + "; ".join(problems.values()), problems)
 
 
 def schema_of(version: DatasetVersion) -> Schema:
@@ -229,7 +274,8 @@ def to_csv_bytes(frame: pd.DataFrame) -> bytes:
 
 
 __all__ = ["RegistryError", "DatasetError", "register_dataset", "register_model", "load_frame", "load_splits",
-           "split_frame", "target_classes", "check_model_bytes", "model_request", "model_inputs", "schema_of",
+           "split_frame", "target_classes", "check_model_bytes", "check_contract", "ContractError", "model_request",
+           "model_inputs", "schema_of",
            "ACCEPTED_FORMATS"]
 
 

@@ -61,6 +61,7 @@ def _check_source(model_version: ModelVersion, dataset_version: DatasetVersion) 
         raise DPTrainingError(message, {"model_version": message})
     if model_version.organization_id != dataset_version.organization_id:
         raise DPTrainingError("The model and dataset versions belong to different organisations")
+    registry.check_contract(model_version, dataset_version)
 
 
 def _validated(params: dp.DPParams, n_train: int) -> dp.DPParams:

@@ -20,6 +20,7 @@ from django_celery_beat.models import CrontabSchedule, IntervalSchedule, Periodi
 from audit import jobs
 from audit.choices import FINISHED_STATUSES
 from audit.models import AISystem
+from audit.services import check_contract
 from core import auditlog, outbound
 from core.errors import AssayError
 
@@ -88,6 +89,8 @@ def _check(values: dict) -> dict:
     if dataset.organization_id != system.organization_id:
         raise ScheduleError("The dataset version belongs to another organisation",
                             {"dataset_version": "not of this organisation"})
+    if model is not None or system.current_model_id is not None:
+        check_contract(model or system.current_model, dataset)
     if model is None and system.current_model_id is None:
         raise ScheduleError("The system has no current model: name a model version or set one",
                             {"model_version": "required while the system has no current model"})
