@@ -120,6 +120,7 @@ INSTALLED_APPS = [
     "watermark",
     "privacy",
     "moderation",
+    "genai",
 ]
 
 MIDDLEWARE = [

@@ -30,6 +30,7 @@ urlpatterns = [
     path("api/v1/", include("privacy.api.urls")),
     path("api/v1/", include("watermark.api.urls")),
     path("api/v1/", include("compliance.api.urls")),
+    path("api/v1/", include("genai.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("login/", account_views.RateLimitedLoginView.as_view(), name="login"),
@@ -42,6 +43,7 @@ urlpatterns = [
     path("", include("watermark.urls")),
     path("", include("compliance.urls")),
     path("", include("moderation.urls")),
+    path("", include("genai.urls")),
     path("admin/", admin.site.urls),
 ]
 

@@ -197,7 +197,12 @@ GENERATIVE_PENDING = "no evidence yet: a generative safety evaluation"
 
 
 def _generative_evaluation(item: Item, ctx: EvidenceContext) -> Outcome:
-    """Generative-content safety is never evidenced by a tabular metric (COMPLIANCE.md A2.2/A2.3)."""
+    """The system's latest generative safety evaluation (genai.evidence); never a tabular metric (COMPLIANCE.md A2.2/A2.3)."""
+    from genai.evidence import outcome_for
+
+    found = outcome_for(ctx.system)
+    if found is not None:
+        return Outcome(*found)
     return Outcome(ItemStatus.NO_EVIDENCE, f"{GENERATIVE_PENDING} ({item.evidence_hint}); Assay has no generative "
                    "evaluation run for this system, and tabular metrics cannot stand in for it")
 

@@ -70,6 +70,7 @@ ENTRIES = {
     "model.check": "audit.sandboxed:check_model",
     "audit.run": "audit.sandboxed:run_audit",
     "dp.train": "privacy.sandboxed:train",
+    "genai.generate": "genai.sandboxed:generate",
     "selftest": "core.sandbox_selftest:probe",
 }
 # Environment variables the child keeps: none carries a secret; OpenBLAS needs its core type on
