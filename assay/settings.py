@@ -280,8 +280,11 @@ EMAIL_HOST_USER = os.getenv("ASSAY_EMAIL_USER", "")
 EMAIL_HOST_PASSWORD = os.getenv("ASSAY_EMAIL_PASSWORD", "")
 EMAIL_USE_TLS = envbool("ASSAY_EMAIL_USE_TLS", "1")
 EMAIL_TIMEOUT = envint("ASSAY_EMAIL_TIMEOUT", 20)
+# The console backend prints messages without their attachments (a report's PDF would be pages of base64).
 EMAIL_BACKEND = os.getenv("ASSAY_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST
-                          else "django.core.mail.backends.console.EmailBackend")
+                          else "core.mail.ConsoleEmailBackend")
+# Where people reach this Assay: links in e-mails and webhooks are absolute (an e-mail has no host to be relative to).
+ASSAY_BASE_URL = os.getenv("ASSAY_BASE_URL", f"http://localhost:{os.getenv('PORT', '8000')}").rstrip("/")
 DEFAULT_FROM_EMAIL = os.getenv("ASSAY_FROM_EMAIL", "assay@localhost")
 
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -326,6 +329,9 @@ LOGGING = {
     # it would drop every record (the proxy refuses to log recursively), console e-mails included.
     "handlers": {"console": {"class": "logging.StreamHandler", "stream": "ext://sys.__stderr__"}},
     "root": {"handlers": ["console"], "level": os.getenv("ASSAY_LOG_LEVEL", "WARNING")},
-    "loggers": {"weasyprint": {"filters": ["svg_anchors"]}},
+    # WeasyPrint and fontTools (its font subsetter) warn about every CSS property they ignore and every glyph
+    # they subset, hundreds of lines a report; their errors still show.
+    "loggers": {"weasyprint": {"filters": ["svg_anchors"], "level": os.getenv("ASSAY_PDF_LOG_LEVEL", "ERROR")},
+                "fontTools": {"level": os.getenv("ASSAY_PDF_LOG_LEVEL", "ERROR")}},
 }
 WHITENOISE_USE_FINDERS = True  # serve static files without collectstatic in development and tests

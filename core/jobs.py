@@ -25,6 +25,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from .choices import JobStatus
+from .errors import AssayError
 
 logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
@@ -177,8 +178,11 @@ def run_job(runner_cls: type[JobRunner], pk, **options) -> bool:
     except runner.cancelled:
         finish(model, pk, JobStatus.CANCELLED, stage="cancelled")
     except Exception as exc:  # the job must end readable, whatever broke
-        logger.exception("%s %s failed", runner.label, pk)
         error = readable_error(exc)
+        if isinstance(exc, AssayError):  # the user's input was refused: one line, no traceback
+            logger.warning("%s %s failed: %s", runner.label, pk, error)
+        else:
+            logger.exception("%s %s failed", runner.label, pk)
         if finish(model, pk, JobStatus.FAILED, error=error):
             from . import auditlog  # core.jobs loads before the app registry (assay/celery.py); models after
 

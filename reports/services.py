@@ -307,7 +307,8 @@ def email_report(report_id: int) -> int:
     recipients = list(report.schedule.recipients if report.schedule else [])
     if not recipients:
         return 0
-    body = render_to_string("reports/report_email.txt", {"report": report, "content": report.content})
+    body = render_to_string("reports/report_email.txt", {"report": report, "content": report.content,
+                                                          "base_url": settings.ASSAY_BASE_URL})
     message = EmailMessage(email_subject(report), body, settings.DEFAULT_FROM_EMAIL, recipients)
     message.attach(report.artifact.filename, artifacts.read(report.artifact), "application/pdf")
     message.send()
@@ -326,7 +327,7 @@ def webhook_payload(report: Report) -> dict[str, Any]:
             "system": content["system"], "schedule": content.get("schedule"),
             "audit_run": (content.get("audit_run") or {}).get("id"), "alerts": report.alerts,
             "error": content.get("error") or "", "sha256": report.sha256,
-            "pdf": f"/api/v1/reports/{report.pk}/pdf"}
+            "pdf": f"{settings.ASSAY_BASE_URL}/api/v1/reports/{report.pk}/pdf"}
 
 
 def post_webhook(url: str, secret: str, payload: dict[str, Any]) -> int:

@@ -193,3 +193,17 @@ def test_keys_are_encrypted_at_rest(as_alice, photo, artifact_dir):
     secret = verification_keys(key.organization)[0][1]
     stored = b"".join(p.read_bytes() for p in artifact_dir.rglob("*.bin"))
     assert len(secret) == 32 and secret not in stored
+
+
+def test_a_member_of_several_organisations_stamps_for_a_system_without_naming_its_organisation(
+        as_alice, alice, alice_system, photo):
+    # given: alice also owns a second organisation (the README's `POST /organizations` first)
+    assert as_alice.post("/api/v1/organizations", {"name": "Model risk"}).status_code == 201
+
+    # when: she stamps for her system, naming no organisation
+    response = stamp(as_alice, photo, system=alice_system.pk, model_version="sdxl-1.0")
+
+    # then: the system's organisation is the one; without a system the request still has to name it
+    assert response.status_code == 200, response.content[:300]
+    assert ProvenanceRecord.objects.get(pk=response["X-Assay-Record"]).organization == alice_system.organization
+    assert "Name the organization" in stamp(as_alice, photo).json()["error"]["message"]

@@ -43,6 +43,14 @@ def _organization(request, ref, action: str = Action.CHANGE) -> Organization:
         raise serializers.ValidationError({"organization": [str(exc)]}) from None
 
 
+def _organization_of(request, data: dict, action: str = Action.CHANGE) -> Organization:
+    """Return the organisation a stamp or batch names, else its `system`'s, else the caller's only one."""
+    ref = data.get("organization")
+    if ref in (None, "") and data.get("system") is not None:
+        ref = get_visible_or_404(AISystem.objects.all(), request.user, pk=data["system"]).organization_id
+    return _organization(request, ref, action)
+
+
 def _options(request, data: dict, organization: Organization, source: str = Source.API) -> services.StampOptions:
     system = None
     if data.get("system") is not None:
@@ -76,7 +84,7 @@ def stamp(request):
     form = s.StampForm(data=request.data)
     form.is_valid(raise_exception=True)
     data = form.validated_data
-    organization = _organization(request, data.get("organization"))
+    organization = _organization_of(request, data)
     options = _options(request, data, organization)
     options.filename = data["file"].name
     image = read_upload(data["file"])
@@ -141,7 +149,7 @@ class WatermarkBatchViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Or
         form = s.BatchForm(data=request.data)
         form.is_valid(raise_exception=True)
         data = form.validated_data
-        organization = _organization(request, data.get("organization"))
+        organization = _organization_of(request, data)
         options = _options(request, data, organization, Source.BATCH)
         files = [(f.name, read_upload(f, field="files")) for f in data["files"]]
         batch = jobs.start_batch(user=request.user, organization=organization, files=files, options=options)
