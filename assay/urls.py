@@ -37,6 +37,7 @@ urlpatterns = [
     path("api/v1/auth/token", account_views.TokenView.as_view(), name="api-token"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("organization/switch/", account_views.switch_organization, name="switch-organization"),
+    path("organization/members/", account_views.members, name="members"),
     path("", include("audit.urls")),
     path("", include("reports.urls")),
     path("", include("privacy.urls")),

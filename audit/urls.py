@@ -2,11 +2,16 @@
 
 from django.urls import path
 
-from . import views
+from . import registry_views, views
 
 urlpatterns = [
     path("", views.systems, name="systems"),
+    path("systems/new/", registry_views.system_new, name="system-new"),
     path("systems/<int:pk>/", views.system_detail, name="system"),
+    path("systems/<int:pk>/edit/", registry_views.system_edit, name="system-edit"),
+    path("systems/<int:pk>/datasets/new/", registry_views.dataset_new, name="dataset-new"),
+    path("systems/<int:pk>/models/new/", registry_views.model_new, name="model-new"),
+    path("models/<int:model_pk>/make-current/", registry_views.model_make_current, name="model-make-current"),
     path("audit-log/", views.audit_log, name="audit-log"),
     path("thresholds/", views.thresholds, name="thresholds"),
     path("audits/compare/", views.audit_compare, name="audit-compare"),

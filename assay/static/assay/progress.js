@@ -4,7 +4,8 @@
   if (!box) return;
   const bar = box.querySelector(".progress > div");
   const label = box.querySelector("[data-job-stage]");
-  const status = box.querySelector("[data-job-status]");
+  // The status badge sits in the page title, outside the progress box.
+  const status = document.querySelector("[data-job-status]");
   async function poll() {
     try {
       const r = await fetch(box.dataset.jobUrl, { credentials: "same-origin", headers: { Accept: "application/json" } });

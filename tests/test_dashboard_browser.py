@@ -1,0 +1,258 @@
+"""Every dashboard page in headless Chromium (Debian's, driven by Playwright), at a phone's width and two desktop
+widths: no console error, no Content-Security-Policy violation, no horizontal overflow, no card covering another,
+no chart wider than its card; then the organisation switcher and the live status badge driven end to end.
+
+The server-side tests never see what these catch: a CSP that blocks an inline handler, an SVG wider than its
+grid cell, a table that pushes a phone's page to 645 px.
+"""
+
+import re
+from urllib.parse import urljoin, urlparse
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from accounts.choices import Role
+from accounts.models import Membership, Organization
+from audit import jobs, services
+from audit.choices import Domain, Modality, ProviderRole
+from audit.datasets import Schema
+from audit.management.commands.train_baseline import train_and_register
+from audit.models import AISystem, AuditRun
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.filterwarnings("ignore:Optimal order is the"),
+]
+
+WIDTHS = (390, 1366, 1920)
+PASSWORD = "a-long-password"
+# Links the crawl does not follow: the API, downloads and exports (standalone files), logging out, admin.
+SKIP = re.compile(r"^/(api/|admin/|logout|static/|media/)|\.(pdf|csv|zip|json|png|svg|otf|parquet)$|/download"
+                  r"|[?&]format=")
+MAX_PAGES = 80
+
+# Recorded before any page script runs: every CSP violation the page meets, inline handlers included.
+CSP_RECORDER = """
+window.__csp = [];
+document.addEventListener("securitypolicyviolation", e => window.__csp.push(e.violatedDirective + " " + e.blockedURI));
+"""
+
+LAYOUT_PROBE = """
+() => {
+  const problems = [];
+  const width = document.documentElement.clientWidth;
+  const scroll = document.documentElement.scrollWidth;
+  if (scroll > width + 1) problems.push(`page ${scroll} px wide in a ${width} px viewport`);
+  const cards = [...document.querySelectorAll(".card")].filter(c => c.offsetParent !== null);
+  const name = el => (el.querySelector("h2,h3")?.textContent || el.textContent).trim().slice(0, 40);
+  for (let i = 0; i < cards.length; i++) {
+    const a = cards[i].getBoundingClientRect();
+    for (let j = i + 1; j < cards.length; j++) {
+      if (cards[i].contains(cards[j]) || cards[j].contains(cards[i])) continue;
+      const b = cards[j].getBoundingClientRect();
+      const w = Math.min(a.right, b.right) - Math.max(a.left, b.left);
+      const h = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
+      if (w > 1 && h > 1) problems.push(`card "${name(cards[i])}" overlaps card "${name(cards[j])}"`);
+    }
+    for (const el of cards[i].querySelectorAll("svg, img, canvas")) {
+      if (el.closest("[data-scroll]")) continue;
+      const r = el.getBoundingClientRect();
+      if (r.right > a.right + 1 || r.left < a.left - 1)
+        problems.push(`a ${el.tagName.toLowerCase()} (${Math.round(r.width)} px) sticks out of card "${name(cards[i])}"`);
+    }
+  }
+  return problems;
+}
+"""
+
+
+@pytest.fixture
+def demo(settings):
+    """A demo-like organisation (a profiled system, a dataset, a trained model, two succeeded audits and a
+    queued one) and a second organisation, both owned by ada."""
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    user = get_user_model().objects.create_user("ada", "ada@example.org", PASSWORD)
+    org = Organization.objects.create(name="Demo organisation", slug="demo")
+    other = Organization.objects.create(name="Second organisation", slug="second")
+    Membership.objects.create(user=user, organization=org, role=Role.OWNER)
+    Membership.objects.create(user=user, organization=other, role=Role.OWNER)
+    AISystem.objects.create(organization=other, name="Second org's chatbot")
+    system = AISystem.objects.create(
+        organization=org, name="Adult income classifier", intended_purpose="Creditworthiness scoring",
+        domain=Domain.ESSENTIAL_SERVICES, annex_iii_point="5(b)", role=ProviderRole.PROVIDER,
+        output_modalities=[Modality.NONE], placed_on_eu_market=True)
+    AISystem.objects.create(organization=org, name="Poster generator AI生成", output_modalities=[Modality.IMAGE],
+                            public_in_mainland_china=True)
+    frame = _frame()
+    dataset = services.register_dataset(
+        user=user, system=system, name="loans", filename="loans.csv", data=services.to_csv_bytes(frame),
+        schema=Schema(target="y", positive_label="yes", sensitive_attributes=["sex"]))
+    model = train_and_register(dataset, architecture="mlp", args={"hidden": [8]}, epochs=2, name="scorer", user=user)
+    runs = []
+    for _ in range(2):
+        run = jobs.start_audit(user=user, model_version=model, dataset_version=dataset,
+                               config={"ig_rows": 20, "sensitivity_rows": 10}, enqueue=False)
+        jobs.execute_audit(run.pk)
+        runs.append(run.pk)
+    queued = jobs.start_audit(user=user, model_version=model, dataset_version=dataset, enqueue=False)
+    return {"user": user, "org": org, "other": other, "system": system, "runs": runs, "queued": queued}
+
+
+def _frame():
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    n = 300
+    sex = np.where(rng.random(n) < 0.3, "F", "M")
+    x1, x2 = rng.normal(size=n), rng.normal(size=n)
+    y = np.where(x1 + 0.5 * x2 + (sex == "M") * 0.5 + rng.normal(scale=0.5, size=n) > 0.3, "yes", "no")
+    return pd.DataFrame({"x1": x1, "x2": x2, "sex": sex, "y": y})
+
+
+@pytest.fixture
+def browser_context(chromium):
+    context = chromium.new_context(viewport={"width": 1366, "height": 900})
+    context.add_init_script(CSP_RECORDER)
+    context.set_default_timeout(30_000)
+    yield context
+    context.close()
+
+
+def _watch(page) -> list[str]:
+    """Collect the page's console errors and uncaught exceptions into the returned list."""
+    errors = []
+    page.on("console", lambda m: errors.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(f"uncaught: {e}"))
+    return errors
+
+
+def _log_in(page, base: str) -> None:
+    page.goto(f"{base}/login/")
+    page.fill("input[name=username]", "ada")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r"^(?!.*/login/)"))
+
+
+def _links(page, base: str) -> list[str]:
+    found = []
+    for href in page.eval_on_selector_all("a[href]", "els => els.map(e => e.getAttribute('href'))"):
+        url = urlparse(urljoin(page.url, href))
+        if url.netloc != urlparse(base).netloc or SKIP.search(url.path + "?" + url.query):
+            continue
+        found.append(url.path + (f"?{url.query}" if url.query else ""))
+    return found
+
+
+def _crawl(page, base: str, start: list[str]) -> list[str]:
+    """Return the dashboard pages reachable from `start` by links (one of each shape: ids do not multiply pages)."""
+    seen_shapes, pages, todo = set(), [], list(start)
+    while todo and len(pages) < MAX_PAGES:
+        path = todo.pop(0)
+        shape = re.sub(r"/\d+/", "/N/", path.split("?")[0]) + ("?" + "&".join(
+            sorted(k.split("=")[0] for k in path.split("?")[1].split("&"))) if "?" in path else "")
+        if shape in seen_shapes or "#" in path:
+            continue
+        seen_shapes.add(shape)
+        response = page.goto(base + path)
+        if response is None or response.status != 200 or "text/html" not in response.headers.get("content-type", ""):
+            continue
+        pages.append(path)
+        todo.extend(_links(page, base))
+    return pages
+
+
+def _problems_on(page, base: str, path: str, errors: list[str]) -> list[str]:
+    del errors[:]
+    page.goto(base + path)
+    page.wait_for_load_state("networkidle")
+    found = list(errors) + [f"CSP: {v}" for v in page.evaluate("window.__csp")]
+    return found + page.evaluate(LAYOUT_PROBE)
+
+
+def test_every_dashboard_page_holds_up_at_390_1366_and_1920_px(live_server, browser_context, demo):
+    page = browser_context.new_page()
+    errors = _watch(page)
+    _log_in(page, live_server.url)
+    runs = demo["runs"]
+    start = ["/", f"/systems/{demo['system'].pk}/", f"/audits/{runs[0]}/", f"/audits/{demo['queued'].pk}/",
+             f"/audits/compare/?a={runs[0]}&b={runs[1]}"]
+    paths = _crawl(page, live_server.url, start)
+    # every metric page of one audit: each prints its own details
+    paths += [p for p in _links_of(page, live_server.url, f"/audits/{runs[0]}/") if "/metrics/" in p and p not in paths]
+    assert len(paths) > 20, paths
+
+    problems = {}
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": 900})
+        for path in paths:
+            found = _problems_on(page, live_server.url, path, errors)
+            if found:
+                problems[f"{width} px {path}"] = found
+    assert problems == {}
+
+
+def _links_of(page, base: str, path: str) -> list[str]:
+    page.goto(base + path)
+    return _links(page, base)
+
+
+def test_the_organisation_switcher_reaches_the_second_organisation(live_server, browser_context, demo):
+    page = browser_context.new_page()
+    errors = _watch(page)
+    _log_in(page, live_server.url)
+    page.goto(f"{live_server.url}/")
+    page.wait_for_selector("text=Adult income classifier")
+
+    # when: the owner picks the second organisation in the header
+    page.select_option("#org-switcher select", str(demo["other"].pk))
+
+    # then: the page shows that organisation's systems, without a console error or CSP violation
+    page.wait_for_selector("text=Second org's chatbot")
+    assert "Adult income classifier" not in page.content()
+    assert errors == [] and page.evaluate("window.__csp") == []
+
+
+def test_the_organisation_switcher_works_without_javascript(live_server, chromium, demo):
+    context = chromium.new_context(java_script_enabled=False)
+    page = context.new_page()
+    _log_in(page, live_server.url)
+    page.select_option("#org-switcher select", str(demo["other"].pk))
+    page.click("#org-switcher button[type=submit]")
+    page.wait_for_selector("text=Second org's chatbot")
+    context.close()
+
+
+def test_the_status_badge_follows_the_progress_bar(live_server, browser_context, demo):
+    page = browser_context.new_page()
+    errors = _watch(page)
+    _log_in(page, live_server.url)
+    run = demo["queued"]
+    page.goto(f"{live_server.url}/audits/{run.pk}/")
+    assert page.inner_text("[data-job-status]") == "queued"
+
+    # when: the worker claims the run and reports progress
+    AuditRun.objects.filter(pk=run.pk).update(status="running", progress=52, stage="ROB-01")
+
+    # then: the badge and the bar agree without a reload
+    page.wait_for_selector("[data-job-stage]:has-text('52% ROB-01')")
+    page.wait_for_selector("[data-job-status]:has-text('running')")
+    assert errors == []
+
+
+def test_the_cjk_font_assay_ships_draws_ai_generated_labels(live_server, browser_context, demo):
+    page = browser_context.new_page()
+    _log_in(page, live_server.url)
+    page.goto(f"{live_server.url}/")
+    page.wait_for_selector("text=Poster generator AI生成")
+    page.evaluate("document.fonts.ready")
+    loaded = page.evaluate("""async () => {
+      await document.fonts.load('15px "Assay CJK Sans"', '生成');
+      return [...document.fonts].filter(f => f.family.includes('Assay CJK Sans') && f.status === 'loaded').length;
+    }""")
+    assert loaded >= 1
+    # monospace text (hashes, values) falls back to the same font
+    assert "Assay CJK Sans" in page.evaluate("getComputedStyle(document.querySelector('main')).fontFamily")
