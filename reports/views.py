@@ -1,7 +1,5 @@
 """Dashboard pages of reports and schedules: list, open and download reports; manage schedules."""
 
-import json
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -12,7 +10,7 @@ from rest_framework import serializers
 
 from accounts.choices import Action
 from accounts.permissions import can, get_visible_or_404, parse_id, require
-from audit.models import AISystem, DatasetVersion
+from audit.models import AISystem, DatasetVersion, ModelVersion
 
 from . import schedules
 from .api.serializers import ScheduleSerializer
@@ -49,21 +47,27 @@ def report_pdf(request, pk: int):
 def schedules_page(request):
     org = request.organization
     manage = bool(org) and can(request.user, org.pk, Action.MANAGE)
+    errors = {}
     if request.method == "POST":
         if not manage:
             raise Http404("Not found.")
-        if _create_from_form(request):
+        errors = _create_from_form(request)
+        if not errors:
             return redirect("schedules")
     rows = Schedule.objects.filter(organization=org).select_related("system", "model_version", "dataset_version") \
         if org else []
     return render(request, "reports/schedules.html", {
         "schedules": rows, "can_manage": manage, "form": request.POST if request.method == "POST" else {},
+        "errors": errors,
         "systems": AISystem.objects.filter(organization=org) if org else [],
+        "models": ModelVersion.objects.filter(organization=org).select_related("system").order_by(
+            "system__name", "name", "-version") if org else [],
         "datasets": DatasetVersion.objects.filter(organization=org).select_related("system") if org else [],
     })
 
 
-def _create_from_form(request) -> bool:
+def _create_from_form(request) -> dict[str, str]:
+    """Create the schedule the form describes; return {field: message} of what was refused ("" for the form)."""
     post = request.POST
     data = {"name": post.get("name", ""), "system": post.get("system", ""),
             "dataset_version": post.get("dataset_version", ""),
@@ -79,16 +83,28 @@ def _create_from_form(request) -> bool:
         require(request.user, values["system"], Action.MANAGE)
         schedule = schedules.create_schedule(user=request.user, values=values)
     except serializers.ValidationError as exc:
-        messages.error(request, "Invalid schedule: " + json.dumps(exc.detail, default=str))
-        return False
+        return _field_messages(exc.detail)
     except schedules.ScheduleError as exc:
-        messages.error(request, str(exc))
-        return False
+        return {**_field_messages(exc.fields), "": str(exc)}
     except Http404:
-        messages.error(request, "Unknown system, model or dataset version")
-        return False
+        return {"": "Unknown system, model or dataset version"}
     messages.success(request, f"Schedule “{schedule.name}” created ({schedule.timing}).")
-    return True
+    return {}
+
+
+def _field_messages(detail) -> dict[str, str]:
+    """Return DRF's error detail as one readable line per field ("" for errors of the whole form)."""
+    if not isinstance(detail, dict):
+        return {"": _text(detail)}
+    return {("" if field == "non_field_errors" else field): _text(value) for field, value in detail.items()}
+
+
+def _text(value) -> str:
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {_text(v)}" for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return " ".join(_text(v) for v in value)
+    return str(value)
 
 
 @login_required

@@ -128,3 +128,21 @@ def test_an_admin_adds_a_member_by_email(web, alice_org, charlie):
     assert Membership.objects.get(user=charlie, organization=alice_org).role == "auditor"
     unknown = web.post("/organization/members/", {"user": "nobody@example.org", "role": "viewer"})
     assert "createuser" in unknown.content.decode()
+
+
+def test_the_schedule_form_shows_errors_by_field_and_keeps_what_was_typed(web, alice_system, alice_dataset,
+                                                                          alice_model):
+    # when: a bad cron and bad JSON config are sent
+    r = web.post("/schedules/", {"name": "weekly", "system": alice_system.pk,
+                                         "dataset_version": alice_dataset.pk, "model_version": alice_model.pk,
+                                         "cron": "every monday", "recipients": "risk@example.org",
+                                         "config": "{not json"})
+
+    # then: the page says what is wrong next to the fields, no raw JSON, and keeps the input
+    html = r.content.decode()
+    assert r.status_code == 200
+    assert '{"' not in html.split('id="schedule-form"')[1].split("</form>")[0].replace('{"ig_rows": 200}', "")
+    assert 'value="weekly"' in html and 'value="risk@example.org"' in html and 'value="every monday"' in html
+    assert f'<option value="{alice_model.pk}" selected>' in html  # the model version is a choice, kept
+    assert "field-error" in html.split('id="field-cron"')[1].split("</div>")[0] or \
+        "field-error" in html.split('id="field-config"')[1].split("</div>")[0]
