@@ -226,7 +226,10 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Assay API",
-    "DESCRIPTION": "AI governance: registry, audits, DP training, watermarking, compliance.",
+    "DESCRIPTION": "AI governance: registry, audits, DP training, watermarking, compliance. The references ship "
+                   "in the repository's docs/ folder: METRICS.md (metrics, formulas, thresholds, audit config "
+                   "keys), WATERMARK.md, COMPLIANCE.md, GENAI.md, MODERATION.md. A create names its `organization` "
+                   "(id or slug) unless you belong to exactly one or it hangs off a system.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,

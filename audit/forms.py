@@ -119,7 +119,7 @@ class ModelUploadForm(forms.Form):
     name = forms.CharField(max_length=200)
     file = forms.FileField(help_text="Never unpickled; run in the sandbox on 32 rows before it is stored.")
     format = forms.ChoiceField(choices=ModelFormat.choices)
-    dataset_version = forms.ModelChoiceField(queryset=DatasetVersion.objects.none(),
+    dataset_version = forms.ModelChoiceField(queryset=DatasetVersion.objects.none(), empty_label=None,
                                              help_text="Its first 32 rows check that the model runs on it.")
     training_dataset_version = forms.ModelChoiceField(queryset=DatasetVersion.objects.none(), required=False)
     make_current = forms.BooleanField(
