@@ -23,7 +23,9 @@ def wilson(successes: int, n: int, *, z: float = Z95) -> tuple[float, float] | N
     denominator = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denominator
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
-    return max(0.0, centre - half), min(1.0, centre + half)
+    low = 0.0 if successes == 0 else max(0.0, centre - half)  # exact at the ends, not 1 - 1e-16
+    high = 1.0 if successes == n else min(1.0, centre + half)
+    return low, high
 
 
 def status(value: float | None, ci95: tuple[float, float] | None, threshold: float, *, higher_is_safe: bool) -> str:

@@ -65,6 +65,10 @@ class Command(BaseCommand):
         from moderation.demo import load_demo
 
         load_demo(org, user)  # moderation: default policy, demo classifier, evaluation
+        from genai.demo import load_demo as load_genai_demo
+
+        self.stdout.write("Evaluating the demo chat assistant (SmolLM2, in the sandbox; first start only)…")
+        load_genai_demo(org, user)  # genai: "Customer support assistant", SmolLM2 target, demo banks, one run
         dataset = self._adult_dataset(adult, user)
         if not opts["no_model"] and adult.current_model_id is None:
             from audit.management.commands.train_baseline import train_and_register
