@@ -8,6 +8,7 @@ from rest_framework.routers import APIRootView
 
 from accounts import views as account_views
 from accounts.api.views import OrganizationViewSet
+from core import docs
 from core.api import OptionalSlashRouter
 
 # GET /api/v1/: the collections, by the name of their list route.
@@ -38,6 +39,8 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("organization/switch/", account_views.switch_organization, name="switch-organization"),
     path("organization/members/", account_views.members, name="members"),
+    path("docs/", docs.index, name="docs-index"),
+    path("docs/<str:name>", docs.page, name="doc"),
     path("", include("audit.urls")),
     path("", include("reports.urls")),
     path("", include("privacy.urls")),
