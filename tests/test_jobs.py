@@ -102,13 +102,16 @@ def test_the_runner_calls_each_step_once_in_order(batch, monkeypatch):
 def test_every_job_kind_is_registered_with_its_model_and_task_name():
     import audit.jobs  # noqa: F401
     import compliance.samples  # noqa: F401
+    import genai.jobs  # noqa: F401
     import privacy.services  # noqa: F401
     import watermark.jobs  # noqa: F401
     from compliance.models import SampleJob
+    from genai.models import Evaluation as GenaiEvaluation
 
     assert {name: runner.model for name, runner in JOBS.items()} == {
         "assay.audit.execute": AuditRun, "assay.privacy.train_dp": DPTrainingRun,
         "assay.watermark.batch": WatermarkBatch, "assay.compliance.sample": SampleJob,
+        "assay.genai.evaluate": GenaiEvaluation,
     }
 
 
