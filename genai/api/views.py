@@ -137,6 +137,28 @@ class EvaluationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organi
         """The Result JSON of GENAI.md with every item."""
         return Response(services.result_json(self.get_object()))
 
+    @action(detail=True, methods=["get"])
+    def report(self, request, pk=None):
+        """The self-assessment report: ?lang=zh|en (default zh), ?output=pdf|html (default pdf)."""
+        from django.http import HttpResponse
+
+        from .. import report
+
+        row = self.get_object()
+        if row.result is None:
+            raise serializers.ValidationError({"evaluation": ["the evaluation has not finished"]})
+        lang = request.query_params.get("lang", "zh")
+        fmt = request.query_params.get("output", "pdf")  # not "format": DRF reads that one
+        if lang not in report.LABELS or fmt not in ("pdf", "html"):
+            raise serializers.ValidationError({"lang": ["zh or en"], "output": ["pdf or html"]})
+        if fmt == "html":
+            body, content_type = report.render_html(row, lang).encode(), "text/html; charset=utf-8"
+        else:
+            body, content_type = report.render_pdf(row, lang), "application/pdf"
+        response = HttpResponse(body, content_type=content_type)
+        response["Content-Disposition"] = f'attachment; filename="genai-evaluation-{row.pk}-{lang}.{fmt}"'
+        return response
+
     @extend_schema(request=s.ReviewSerializer)
     @action(detail=True, methods=["post"], url_path=r"items/(?P<index>[0-9]+)/review")
     def review(self, request, pk=None, index=None):

@@ -1,6 +1,7 @@
 """The endpoint client and the API against a real OpenAI-compatible server on 127.0.0.1, with injected
 faults; the command line on an endpoint and on recorded answers."""
 
+import io
 import json
 
 import pytest
@@ -153,3 +154,25 @@ def test_command_fails_in_one_line(tmp_path):
     with pytest.raises(CommandError, match="not allowed"):
         call_command("eval_genai", "--endpoint", "http://127.0.0.1:9/v1", "--bank", str(TINY_BANK),
                      "--json", str(tmp_path / "o.json"))
+
+
+def test_self_assessment_report_in_both_languages(assistant, alice, dave, as_alice, chat_server):
+    from pypdf import PdfReader
+
+    from core.jobs import run_job
+    from genai.jobs import EvaluationRunner
+
+    version = services.upload_bank(assistant.organization, name="tiny", data=TINY_BANK.read_bytes(),
+                                   filename="tiny.csv", user=alice)
+    target = services.register_endpoint(assistant, name="fake", base_url=chat_server.url, model_name="m", user=alice)
+    row = services.start_evaluation(target, [version], mutation_names=["base64"], user=alice, enqueue=False)
+    run_job(EvaluationRunner, row.pk)
+    services.review(row.items.first(), verdict="fail", reason="quoted the method", user=dave)
+    html = as_alice.get(f"/api/v1/genai/evaluations/{row.pk}/report?lang=zh&output=html").content.decode()
+    assert "生成内容安全评估自评估报告" in html and "应拒答题拒答率" in html and "quoted the method" in html
+    r = as_alice.get(f"/api/v1/genai/evaluations/{row.pk}/report?lang=en")
+    assert r.status_code == 200 and r["Content-Type"] == "application/pdf"
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(r.content)).pages)
+    assert "Generated-content safety self-" in text and "Human review log" in text and "base64" in text
+    zh = as_alice.get(f"/api/v1/genai/evaluations/{row.pk}/report?lang=zh")
+    assert "拒答率" in "".join(p.extract_text() for p in PdfReader(io.BytesIO(zh.content)).pages)
