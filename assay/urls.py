@@ -2,7 +2,9 @@
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import APIRootView
 
@@ -39,6 +41,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("organization/switch/", account_views.switch_organization, name="switch-organization"),
     path("organization/members/", account_views.members, name="members"),
+    path("favicon.ico", RedirectView.as_view(url=static("assay/favicon.svg"), permanent=True)),
     path("docs/", docs.index, name="docs-index"),
     path("docs/<str:name>", docs.page, name="doc"),
     path("", include("audit.urls")),

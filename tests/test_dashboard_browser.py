@@ -167,8 +167,8 @@ def _crawl(page, base: str, start: list[str]) -> list[str]:
 
 def _problems_on(page, base: str, path: str, errors: list[str]) -> list[str]:
     del errors[:]
-    page.goto(base + path)
-    page.wait_for_load_state("networkidle")
+    page.goto(base + path)  # "load": images and styles in (a job page polls, so the network is never idle)
+    page.evaluate("document.fonts.ready.then(() => true)")
     found = list(errors) + [f"CSP: {v}" for v in page.evaluate("window.__csp")]
     return found + page.evaluate(LAYOUT_PROBE)
 
@@ -256,3 +256,68 @@ def test_the_cjk_font_assay_ships_draws_ai_generated_labels(live_server, browser
     assert loaded >= 1
     # monospace text (hashes, values) falls back to the same font
     assert "Assay CJK Sans" in page.evaluate("getComputedStyle(document.querySelector('main')).fontFamily")
+
+
+@pytest.fixture
+def owner(db):
+    user = get_user_model().objects.create_user("ada", "ada@example.org", PASSWORD)
+    org = Organization.objects.create(name="Demo organisation", slug="demo")
+    Membership.objects.create(user=user, organization=org, role=Role.OWNER)
+    get_user_model().objects.create_user("bob", "bob@example.org", PASSWORD)
+    return org
+
+
+def test_a_person_registers_uploads_promotes_and_invites_from_the_dashboard(live_server, browser_context, owner,
+                                                                           zoo_bundle, helpers, tmp_path):
+    page = browser_context.new_page()
+    page.set_default_timeout(120_000)  # the model check runs in the sandbox
+    errors = _watch(page)
+    _log_in(page, live_server.url)
+
+    # a system with its profile
+    page.click("text=Register an AI system")
+    page.fill("#id_name", "Credit scoring")
+    page.select_option("#id_domain", "annex_iii_5_essential_services")
+    page.check("#id_placed_on_eu_market")
+    page.click("#system-form button[type=submit]")
+    page.wait_for_selector("h1:has-text('Credit scoring')")
+
+    # a dataset, with a refusal shown next to its field first, then accepted
+    (tmp_path / "credit.csv").write_bytes(helpers.csv_bytes(helpers.make_frame()))
+    page.click("text=Upload a dataset")
+    page.fill("#id_name", "credit")
+    page.set_input_files("#id_file", str(tmp_path / "credit.csv"))
+    page.fill("#id_target", "no_such_column")
+    page.fill("#id_positive_label", "good")
+    page.click("#dataset-form button[type=submit]")
+    page.wait_for_selector(".field-error, .card.errors")
+    assert page.input_value("#id_name") == "credit"  # what was typed is kept
+    page.set_input_files("#id_file", str(tmp_path / "credit.csv"))
+    page.fill("#id_target", "label")
+    page.fill("#id_sensitive_attributes", "sex")
+    page.click("#dataset-form button[type=submit]")
+    page.wait_for_selector("text=Dataset credit v1 stored")
+
+    # a model, not made current on upload, then promoted with a notice
+    (tmp_path / "model.zip").write_bytes(zoo_bundle)
+    for version in (1, 2):
+        page.click("text=Upload a model")
+        page.fill("#id_name", "scorer")
+        page.set_input_files("#id_file", str(tmp_path / "model.zip"))
+        page.select_option("#id_format", "torch-zoo")
+        if version == 1:
+            page.check("#id_make_current")
+        page.click("#model-form button[type=submit]")
+        page.wait_for_selector(f"text=Model scorer v{version} stored")
+    system = AISystem.objects.get(name="Credit scoring")
+    assert system.current_model.version == 1
+    page.click("#models button:has-text('Make current')")
+    page.wait_for_selector("text=is now scorer v2 (was scorer v1)")
+
+    # a colleague invited by e-mail
+    page.click("header >> text=Members")
+    page.fill("#id_user", "bob@example.org")
+    page.select_option("#id_role", "auditor")
+    page.click("#member-form button[type=submit]")
+    page.wait_for_selector("#members td:has-text('bob')")
+    assert errors == [] and page.evaluate("window.__csp") == []

@@ -15,3 +15,9 @@ def test_the_dashboard_links_and_serves_the_shipped_docs(alice):
 
 def test_it_serves_no_doc_to_an_anonymous_visitor(db):
     assert Client().get("/docs/METRICS.md").status_code == 302
+
+
+def test_the_favicon_browsers_ask_for_is_there(db):
+    r = Client().get("/favicon.ico")
+    assert r.status_code == 301 and r["Location"].endswith("assay/favicon.svg")
+    assert Client().get(r["Location"]).status_code == 200
