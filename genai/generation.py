@@ -11,9 +11,10 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from core import outbound, sandbox
@@ -24,6 +25,10 @@ RETRY_STATUSES = (429, 500, 502, 503, 504)
 
 class GenerationError(Exception):
     """No answers could be had; `str()` is one line a user may read."""
+
+
+class Cancelled(Exception):
+    """`should_cancel` said stop: the endpoint's pending calls were dropped."""
 
 
 def smollm2_path() -> Path:
@@ -124,19 +129,28 @@ class Endpoint:
         started = time.perf_counter()
         answers: list[str] = [""] * len(prompts)
         calls: list[dict] = [{}] * len(prompts)
-        done = 0
+        stop = threading.Event()  # set by this thread: should_cancel reads the database from here only
 
         def one(i: int) -> None:
-            if should_cancel is not None and should_cancel():
-                raise GenerationError("cancelled")
-            answers[i], calls[i] = self.ask(prompts[i], max_tokens=max_tokens, seed=seed)
+            if not stop.is_set():
+                answers[i], calls[i] = self.ask(prompts[i], max_tokens=max_tokens, seed=seed)
 
+        if should_cancel is not None and should_cancel():
+            raise Cancelled()
         with ThreadPoolExecutor(max_workers=max(1, self.concurrency)) as pool:
-            for future in [pool.submit(one, i) for i in range(len(prompts))]:
-                future.result()
-                done += 1
-                if progress is not None and (done % 10 == 0 or done == len(prompts)):
-                    progress(100 * done / max(1, len(prompts)), f"{done} of {len(prompts)} answers")
+            futures = [pool.submit(one, i) for i in range(len(prompts))]
+            try:
+                for done, future in enumerate(as_completed(futures), 1):
+                    future.result()
+                    if should_cancel is not None and should_cancel():
+                        raise Cancelled()
+                    if progress is not None and (done % 10 == 0 or done == len(prompts)):
+                        progress(100 * done / max(1, len(prompts)), f"{done} of {len(prompts)} answers")
+            except BaseException:
+                stop.set()
+                for f in futures:
+                    f.cancel()
+                raise
         return {"answers": answers, "calls": calls, "generate_s": round(time.perf_counter() - started, 3),
                 "endpoint": {"url": self.url, "model": self.model,
                              "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}}

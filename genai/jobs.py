@@ -17,6 +17,7 @@ from core.jobs import JobCancelled, JobRunner, finish, run_job
 
 from . import banks, evaluation, services
 from .choices import TargetKind
+from .generation import Cancelled
 from .models import Evaluation, EvaluationItem
 
 
@@ -29,7 +30,7 @@ class EvaluationRunner(JobRunner):
     label = "Generative evaluation"
     queue = "cpu"
     related = ("organization", "target", "target__model_artifact", "system")
-    cancelled = (JobCancelled, sandbox.SandboxCancelled)
+    cancelled = (JobCancelled, sandbox.SandboxCancelled, Cancelled)
 
     def compute(self, row: Evaluation, progress, should_cancel) -> dict:
         versions = list(row.bank_versions.select_related("bank").order_by("pk"))
@@ -41,9 +42,7 @@ class EvaluationRunner(JobRunner):
         prompts = [c["prompt"] for c in cases]
 
         def gen_progress(percent: float, stage: str) -> None:
-            if should_cancel():
-                raise JobCancelled()
-            progress(2 + int(percent * 0.88), stage)
+            progress(2 + int(percent * 0.88), stage)  # a cancel is seen by should_cancel (the child is killed)
 
         target = row.target
         if target.kind == TargetKind.GGUF:

@@ -176,3 +176,20 @@ def test_self_assessment_report_in_both_languages(assistant, alice, dave, as_ali
     assert "Generated-content safety self-" in text and "Human review log" in text and "base64" in text
     zh = as_alice.get(f"/api/v1/genai/evaluations/{row.pk}/report?lang=zh")
     assert "拒答率" in "".join(p.extract_text() for p in PdfReader(io.BytesIO(zh.content)).pages)
+
+
+def test_a_cancel_during_the_calls_ends_the_run_cancelled(assistant, alice, chat_server):
+    from core.jobs import run_job
+    from genai.jobs import EvaluationRunner
+
+    version = services.upload_bank(assistant.organization, name="tiny", data=TINY_BANK.read_bytes(),
+                                   filename="tiny.csv", user=alice)
+    target = services.register_endpoint(assistant, name="fake", base_url=chat_server.url, model_name="m", user=alice)
+    row = services.start_evaluation(target, [version], user=alice, enqueue=False)
+    Evaluation.objects.filter(pk=row.pk).update(cancel_requested=True)  # arrives once the worker has claimed it
+
+    assert run_job(EvaluationRunner, row.pk)
+
+    row.refresh_from_db()
+    assert row.status == "cancelled" and not row.items.exists()
+    assert chat_server.requests == []
