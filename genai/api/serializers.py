@@ -74,6 +74,6 @@ class EvaluationCreateSerializer(serializers.Serializer):
     review_sample = serializers.IntegerField(required=False, default=20, min_value=0, max_value=1000)
 
 
-class ReviewSerializer(serializers.Serializer):
+class GenaiReviewSerializer(serializers.Serializer):
     verdict = serializers.ChoiceField(choices=["pass", "fail"])
     reason = serializers.CharField(max_length=2000)

@@ -159,13 +159,13 @@ class EvaluationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organi
         response["Content-Disposition"] = f'attachment; filename="genai-evaluation-{row.pk}-{lang}.{fmt}"'
         return response
 
-    @extend_schema(request=s.ReviewSerializer)
+    @extend_schema(request=s.GenaiReviewSerializer)
     @action(detail=True, methods=["post"], url_path=r"items/(?P<index>[0-9]+)/review")
     def review(self, request, pk=None, index=None):
         """Record a reviewer's verdict (pass or fail, with a reason) on one answer; the run is re-scored."""
         row = self.get_object()
         require(request.user, row, Action.CHANGE)  # auditor and up
-        form = s.ReviewSerializer(data=request.data)
+        form = s.GenaiReviewSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         item = get_object_or_404(EvaluationItem, evaluation=row, index=int(index))
         item = services.review(item, verdict=form.validated_data["verdict"], reason=form.validated_data["reason"],
