@@ -192,7 +192,7 @@ def test_every_dashboard_page_holds_up_at_390_1366_and_1920_px(live_server, brow
             found = _problems_on(page, live_server.url, path, errors)
             if found:
                 problems[f"{width} px {path}"] = found
-    assert problems == {}
+    assert not problems, "\n".join(f"{where}: {'; '.join(found)}" for where, found in problems.items())
 
 
 def _links_of(page, base: str, path: str) -> list[str]:
