@@ -12,7 +12,7 @@ from audit.metrics.state import AuditState, MetricOutcome
 
 __all__ = ["DATASHEET_FIELDS", "datasheet_completeness", "spectral_scores", "flag_outliers", "spectral_flags", "SPECTRAL_K"]
 
-SPECTRAL_K = 100.0  # on Adult (encoded inputs): clean 0.006 at seed 0; a 3 % max-value trigger fully flagged
+SPECTRAL_K = 20.0  # bench/poisoning_bench.py: clean <= 0.0075, 2-5 % backdoors flagged (RESULTS.md)
 MAD_TO_SIGMA = 1.4826
 EMPTY_REPRESENTATIONS_ERROR = "Spectral signatures need at least two rows of representations."
 
@@ -52,17 +52,21 @@ def datasheet_outcome(state: AuditState) -> MetricOutcome:
 
 
 def spectral_scores(representations: np.ndarray) -> np.ndarray:
-    r"""Return spectral-signature scores :math:`s_i = \langle r_i - \mu, v\rangle^2` (Tran et al. 2018).
+    r"""Return spectral-signature scores :math:`s_i = (\langle r_i - \mu, v\rangle - m)^2` (Tran et al. 2018).
 
-    v is the top right singular vector of the centred representations; large scores mark rows
-    that share one unusual direction, as a backdoor's trigger does.
+    v is the top right singular vector of the mean-centred representations; the projections are
+    centred on their median m. Large scores mark rows that share one unusual direction, as a
+    backdoor's trigger does. The median (where Tran et al. centre on the mean) keeps a larger
+    poisoned share from dragging the centre towards itself: with the mean, a 5 % backdoor scored
+    lower than a 3 % one and was missed (bench/poisoning_bench.py).
     """
     r = np.asarray(representations, dtype=np.float64).reshape(len(representations), -1)
     if len(r) < 2:
         raise ValueError(EMPTY_REPRESENTATIONS_ERROR)
     centred = r - r.mean(axis=0)
     _, _, vt = np.linalg.svd(centred, full_matrices=False)
-    return (centred @ vt[0]) ** 2
+    projections = centred @ vt[0]
+    return (projections - np.median(projections)) ** 2
 
 
 def flag_outliers(scores: np.ndarray, *, k: float = SPECTRAL_K) -> np.ndarray:
@@ -103,8 +107,9 @@ MAX_LISTED_ROWS = 500
 def poisoning_outcome(state: AuditState) -> MetricOutcome:
     """DATA-03: share of sampled training rows flagged by per-class spectral signatures.
 
-    Representations: the penultimate layer where Assay can reach one (zoo models, torch-export
-    programs with a hidden layer), else the encoded inputs standardised on the training rows.
+    Representations: the penultimate layer of zoo models, else the encoded inputs standardised on
+    the training rows (for torch-export programs too: their penultimate layer flagged fewer
+    backdoor rows than their standardised inputs in bench/poisoning_bench.py).
     The details list the flagged training rows (indices into the training split, first 500).
     """
     rows = state.sample("DATA-03", len(state.data.x_train), state.config["poisoning_rows"], offset=4)

@@ -198,7 +198,7 @@ def _torch_model(
         frame_proba=lambda frame: proba(design.matrix(frame)),
         frame_predict=lambda frame: predict(design.matrix(frame)),
         torch_module=module,
-        representations=_representations(module),
+        representations=_representations(module) if fmt == "torch-zoo" else None,
         outputs="logits" if outputs == "logits" else "probabilities",
         native=native,
     )

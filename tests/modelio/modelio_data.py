@@ -38,11 +38,16 @@ def make_frame(n: int, seed: int) -> pd.DataFrame:
 
 def sklearn_onnx_bytes(pipeline, frame: pd.DataFrame, zipmap: bool) -> bytes:
     """Return `pipeline` converted by skl2onnx with one named input per column."""
+    return sklearn_onnx_bytes_for(pipeline, frame, FEATURES, zipmap=zipmap)
+
+
+def sklearn_onnx_bytes_for(pipeline, frame: pd.DataFrame, features: list[str], zipmap: bool = False) -> bytes:
+    """Return `pipeline` converted by skl2onnx with one named input per column of `features`."""
     from skl2onnx import convert_sklearn
     from skl2onnx.common.data_types import FloatTensorType, Int64TensorType, StringTensorType
 
     types = []
-    for name in FEATURES:
+    for name in features:
         if frame[name].dtype.kind in "iu":
             types.append((name, Int64TensorType([None, 1])))
         elif frame[name].dtype.kind == "f":
