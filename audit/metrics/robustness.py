@@ -136,7 +136,8 @@ def random_search(proba: Callable[[np.ndarray], np.ndarray], x: np.ndarray, star
     tabular columns): each round, every row not yet misclassified proposes moving a random subset
     of its moving columns to a random vertex of the ball (x ± ε·scale), clipped to the training
     range, and keeps the proposal when the margin :math:`p_y - \max_{k \ne y} p_k` of the
-    real model's probabilities decreases. The subset shrinks from half the moving columns to one.
+    real model's probabilities decreases. The subset shrinks from every moving column (a random vertex)
+    to one.
     One query = one row scored once; at most `queries` rounds per row, and a row whose last
     `STALL_ROUNDS` proposals all failed stops early (its neighbourhood is exhausted).
     """
@@ -160,7 +161,7 @@ def random_search(proba: Callable[[np.ndarray], np.ndarray], x: np.ndarray, star
         active = np.flatnonzero((best >= 0) & (stalled < STALL_ROUNDS))
         if len(active) == 0:
             break
-        share = max(1, int(round(len(moving) * 0.5 * (1 - round_ / queries))))
+        share = max(1, int(round(len(moving) * (1 - round_ / queries))))
         proposal = adv[active].copy()
         pick = rng.random((len(active), len(moving))).argsort(axis=1)[:, :share]
         cols = moving[pick]
