@@ -313,6 +313,7 @@ def test_a_person_registers_uploads_promotes_and_invites_from_the_dashboard(live
     assert system.current_model.version == 1
     page.click("#models button:has-text('Make current')")
     page.wait_for_selector("text=is now scorer v2 (was scorer v1)")
+    system.refresh_from_db()
 
     # a colleague invited by e-mail
     page.click("header >> text=Members")
@@ -320,4 +321,18 @@ def test_a_person_registers_uploads_promotes_and_invites_from_the_dashboard(live
     page.select_option("#id_role", "auditor")
     page.click("#member-form button[type=submit]")
     page.wait_for_selector("#members td:has-text('bob')")
+
+    # a schedule: a refusal next to its field, what was typed kept, the model version picked from a list
+    page.goto(f"{live_server.url}/schedules/")
+    page.fill("#id_name", "weekly")
+    page.select_option("#id_model_version", str(system.current_model_id))
+    page.fill("#id_config", "{not json")
+    page.click("#schedule-form button[type=submit]")
+    page.wait_for_selector("#field-config .field-error")
+    assert page.input_value("#id_name") == "weekly"
+    assert page.input_value("#id_model_version") == str(system.current_model_id)
+    page.fill("#id_config", "")
+    page.fill("#id_cron", "0 6 * * 1")
+    page.click("#schedule-form button[type=submit]")
+    page.wait_for_selector("text=Schedule “weekly” created")
     assert errors == [] and page.evaluate("window.__csp") == []
