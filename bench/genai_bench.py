@@ -1,6 +1,6 @@
 """Generative evaluation speed (issue 16): the local model in the sandbox, the judges alone, an endpoint.
 
-    .venv/bin/python bench/genai_bench.py [--per-kind 100] [--new-tokens 64] [--batch 16] [--threads 1]
+    .venv/bin/python bench/genai_bench.py [--per-kind 100] [--new-tokens 64] [--batch 32] [--threads 1]
                                           [--judges-n 10000] [--endpoint] [--endpoint-n 32]
 
 Part 1: 3 × per-kind prompts from the demo banks (generated_content sampled; should_refuse filled up
@@ -209,7 +209,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--per-kind", type=int, default=100)
     parser.add_argument("--new-tokens", type=int, default=64)
-    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--judges-n", type=int, default=10000)
     parser.add_argument("--skip-local", action="store_true")

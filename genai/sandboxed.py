@@ -81,7 +81,7 @@ def generate(request: dict[str, Any], in_dir: Path, out_dir: Path, progress: Pro
     max_new = int(request.get("max_new_tokens", 64))
     if not 1 <= max_new <= MAX_NEW_TOKENS:
         raise ValueError(f"max_new_tokens must lie in 1..{MAX_NEW_TOKENS}; got {max_new}")
-    batch_size = max(1, min(64, int(request.get("batch_size", 8))))
+    batch_size = max(1, min(64, int(request.get("batch_size", 32))))
     import torch
 
     # one thread by default: on a shared machine OpenMP's spinning threads made decoding 10x slower (RESULTS.md)
