@@ -186,11 +186,13 @@ def explain(state: AuditState, x: torch.Tensor, target: Target | None = None) ->
 
 
 def attributions(state: AuditState) -> torch.Tensor:
-    """Return the shared column-level attributions of the `ig_rows` evaluation rows (computed once)."""
-    if "_attributions" not in state.__dict__:
-        x = state.to_tensor(state.data.x_eval[state.attribution_rows])
-        state.__dict__["_attributions"] = explain(state, x).detach()
-    return state.__dict__["_attributions"]
+    """Return the shared column-level attributions of the `ig_rows` evaluation rows (`AuditState.attributions`)."""
+    return state.attributions
+
+
+def compute_attributions(state: AuditState) -> torch.Tensor:
+    """Compute what `AuditState.attributions` holds: IG (or ablation) on the attribution rows."""
+    return explain(state, state.to_tensor(state.data.x_eval[state.attribution_rows])).detach()
 
 
 def group_features(state: AuditState, attr: torch.Tensor) -> torch.Tensor:
@@ -291,11 +293,14 @@ def _mean_outcome(per_row: np.ndarray, details: dict) -> MetricOutcome:
 
 def surrogate_tree(state: AuditState) -> DecisionTreeClassifier:
     """Return the depth-limited tree fitted to the model's ŷ on ≤ `surrogate_rows` training rows."""
-    if "_tree" not in state.__dict__:
-        rows = state.surrogate_rows
-        tree = DecisionTreeClassifier(max_depth=state.config["surrogate_depth"], random_state=state.seed)
-        state.__dict__["_tree"] = tree.fit(state.flat(state.data.x_train[rows]), state.yhat_train[rows])
-    return state.__dict__["_tree"]
+    return state.surrogate_tree
+
+
+def compute_surrogate_tree(state: AuditState) -> DecisionTreeClassifier:
+    """Fit what `AuditState.surrogate_tree` holds (missing values are a tree's to route, as sklearn does)."""
+    rows = state.surrogate_rows
+    tree = DecisionTreeClassifier(max_depth=state.config["surrogate_depth"], random_state=state.seed)
+    return tree.fit(state.flat(state.data.x_train[rows]), state.yhat_train[rows])
 
 
 def decision_transparency_outcome(state: AuditState) -> MetricOutcome:

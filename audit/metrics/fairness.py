@@ -294,9 +294,11 @@ def needs_binning(values: np.ndarray) -> bool:
 
 def sensitive_groups(state: AuditState, split: str) -> dict[str, tuple[np.ndarray, list[float] | None]]:
     """Return {attribute: (group value per row, bin edges or None)} for `split`, binned if numeric."""
-    cache = state.__dict__.setdefault("_sensitive_groups", {})
-    if split in cache:
-        return cache[split]
+    return state.sensitive_groups_train if split == "train" else state.sensitive_groups_eval
+
+
+def compute_sensitive_groups(state: AuditState, split: str) -> dict[str, tuple[np.ndarray, list[float] | None]]:
+    """Compute what `AuditState.sensitive_groups_<split>` holds."""
     chosen = state.config["sensitive_attributes"]
     source = state.data.sensitive_train if split == "train" else state.data.sensitive_eval
     out: dict[str, tuple[np.ndarray, list[float] | None]] = {}
@@ -312,23 +314,25 @@ def sensitive_groups(state: AuditState, split: str) -> dict[str, tuple[np.ndarra
             out[name] = (np.where(missing, MISSING_GROUP, labels.astype(object)), edges)
         else:
             out[name] = (np.where(missing, MISSING_GROUP, values.astype(object)) if missing.any() else values, None)
-    cache[split] = out
     return out
 
 
 # --------------------------------------------------------------------------- engine adapters
 def group_tables(state: AuditState) -> dict[int, dict[str, tuple[GroupTable, dict[str, int]]]]:
-    """Return {class: {attribute: (table, dropped groups)}} computed once per audit."""
-    if "_group_tables" not in state.__dict__:
-        y, yhat = state.data.y_eval, state.yhat_eval
-        state.__dict__["_group_tables"] = {
-            c: {
-                name: group_confusion(y == c, yhat == c, groups, min_group_size=state.config["min_group_size"])
-                for name, (groups, _) in sensitive_groups(state, "eval").items()
-            }
-            for c in state.target_classes
+    """Return {class: {attribute: (table, dropped groups)}} (`AuditState.group_tables`, computed once)."""
+    return state.group_tables
+
+
+def compute_group_tables(state: AuditState) -> dict[int, dict[str, tuple[GroupTable, dict[str, int]]]]:
+    """Compute what `AuditState.group_tables` holds: one confusion pass per class and attribute."""
+    y, yhat = state.data.y_eval, state.yhat_eval
+    return {
+        c: {
+            name: group_confusion(y == c, yhat == c, groups, min_group_size=state.config["min_group_size"])
+            for name, (groups, _) in sensitive_groups(state, "eval").items()
         }
-    return state.__dict__["_group_tables"]
+        for c in state.target_classes
+    }
 
 
 def fairness_outcome(state: AuditState, metric_id: str, *, higher_is_better: bool) -> MetricOutcome:

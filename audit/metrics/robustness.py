@@ -180,24 +180,28 @@ def random_search(proba: Callable[[np.ndarray], np.ndarray], x: np.ndarray, star
 
 # ------------------------------------------------------------------------------ engine side
 def surrogate(state: AuditState) -> LinearSurrogate | None:
-    """Return the logistic-regression surrogate fitted to the model's ŷ on training rows (once)."""
-    if "_surrogate" not in state.__dict__:
-        rows = state.surrogate_rows
-        y = state.yhat_train[rows]
-        fitted = None
-        if len(np.unique(y)) >= 2:
-            z, mean, scale = _standardise(state.flat(state.data.x_train[rows]))
-            lr = LogisticRegression(max_iter=1000, random_state=state.seed)
-            fitted = LinearSurrogate(lr.fit(z, y), state.n_classes, state.dtype, state.device, mean, scale)
-        state.__dict__["_surrogate"] = fitted
-    return state.__dict__["_surrogate"]
+    """Return the logistic-regression surrogate fitted to the model's ŷ on training rows (`AuditState.linear_surrogate`)."""
+    return state.linear_surrogate
+
+
+def compute_surrogate(state: AuditState) -> LinearSurrogate | None:
+    """Fit what `AuditState.linear_surrogate` holds, on standardised inputs; None when ŷ has one class."""
+    rows = state.surrogate_rows
+    y = state.yhat_train[rows]
+    if len(np.unique(y)) < 2:
+        return None
+    z, mean, scale = _standardise(state.flat(state.data.x_train[rows]))
+    lr = LogisticRegression(max_iter=1000, random_state=state.seed)
+    return LinearSurrogate(lr.fit(z, y), state.n_classes, state.dtype, state.device, mean, scale)
 
 
 def _eval_tensors(state: AuditState) -> tuple[torch.Tensor, torch.Tensor]:
-    if "_eval_tensors" not in state.__dict__:
-        x = state.to_tensor(state.data.x_eval)
-        state.__dict__["_eval_tensors"] = (x, torch.as_tensor(state.data.y_eval, dtype=torch.long, device=state.device))
-    return state.__dict__["_eval_tensors"]
+    return state.eval_tensors
+
+
+def compute_eval_tensors(state: AuditState) -> tuple[torch.Tensor, torch.Tensor]:
+    """Compute what `AuditState.eval_tensors` holds: the evaluation rows and labels on the audit device."""
+    return state.to_tensor(state.data.x_eval), torch.as_tensor(state.data.y_eval, dtype=torch.long, device=state.device)
 
 
 def _attack_model(state: AuditState) -> tuple[LossModel | None, str]:
@@ -208,8 +212,8 @@ def _attack_model(state: AuditState) -> tuple[LossModel | None, str]:
 
 def adversarial(state: AuditState, kind: str) -> torch.Tensor | None:
     """Return FGSM ("fgsm"), PGD ("pgd") or surrogate-FGSM ("transfer") examples of all evaluation rows."""
-    key = f"_adv_{kind}"
-    if key not in state.__dict__:
+    memo = state.adversarial_examples
+    if kind not in memo:
         x, y = _eval_tensors(state)
         fn = surrogate(state) if kind == "transfer" else _attack_model(state)[0]
         cfg, adv = state.config, None
@@ -220,8 +224,8 @@ def adversarial(state: AuditState, kind: str) -> torch.Tensor | None:
                 adv = _refine(state, x, adv, y)
         elif fn is not None:
             adv = fgsm(fn, x, y, epsilon=cfg["epsilon"], space=state.space, batch_size=state.batch_size)
-        state.__dict__[key] = adv
-    return state.__dict__[key]
+        memo[kind] = adv
+    return memo[kind]
 
 
 def _refine(state: AuditState, x: torch.Tensor, adv: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -234,7 +238,7 @@ def _refine(state: AuditState, x: torch.Tensor, adv: torch.Tensor, y: torch.Tens
         proba, flat(x), flat(adv), y.cpu().numpy(), epsilon=state.config["epsilon"],
         scale=flat(space.scale[None])[0], mask=flat(space.mask[None])[0], low=flat(space.low[None])[0],
         high=flat(space.high[None])[0], queries=state.config["query_budget"], rng=rng_for(state.seed, "ROB-02"))
-    state.__dict__["_queries_used"] = used
+    state.queries_used = used
     return torch.as_tensor(refined.reshape(shape), dtype=adv.dtype, device=adv.device)
 
 
@@ -255,10 +259,10 @@ def _relative_accuracy(state: AuditState, kind: str, extra: dict) -> MetricOutco
     attacked = float(still.mean())
     details = {"epsilon": state.config["epsilon"], "gradients": method, "clean_accuracy": clean,
                "adversarial_accuracy": attacked, **extra}
-    if kind == "pgd" and "_queries_used" in state.__dict__:
+    if kind == "pgd" and state.queries_used is not None:
         details["refinement"] = {"method": "score-based random search against the model (L-inf ball, same epsilon)",
                                  "query_budget_per_row": state.config["query_budget"],
-                                 "queries_used": int(state.__dict__["_queries_used"])}
+                                 "queries_used": int(state.queries_used)}
     if clean == 0:
         return MetricOutcome(None, {**details, "note": "clean accuracy is 0: the ratio is undefined"})
     details["ci95"] = _ratio_interval(state, kind, state.yhat_eval == state.data.y_eval, still.astype(np.float64), 1)

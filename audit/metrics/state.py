@@ -91,6 +91,7 @@ class AuditState:
         self.seed = int(config["seed"])
         self.batch_size = int(config["batch_size"])
         self.samples: dict[str, dict[str, Any]] = {}
+        self.queries_used: int | None = None  # ROB-02's black-box refinement, once it has run
 
     def sample(self, name: str, population: int, size: int, *, offset: int) -> np.ndarray:
         """Return `sample_rows(population, size, seed=seed + offset)` and record how it was drawn.
@@ -251,3 +252,59 @@ class AuditState:
 
     def flat(self, x: np.ndarray) -> np.ndarray:
         return x.reshape(len(x), -1)
+
+    # --------------------------------------------- intermediates the metric modules share (once each)
+    # Declared here, computed by the module that defines them (imported on first use).
+    @cached_property
+    def attributions(self) -> torch.Tensor:
+        """Column-level attributions of the attribution rows (EXPL-01/02/04)."""
+        from audit.metrics.explainability import compute_attributions
+
+        return compute_attributions(self)
+
+    @cached_property
+    def surrogate_tree(self) -> Any:
+        """The depth-limited decision tree fitted to ŷ (EXPL-05)."""
+        from audit.metrics.explainability import compute_surrogate_tree
+
+        return compute_surrogate_tree(self)
+
+    @cached_property
+    def sensitive_groups_eval(self) -> dict[str, tuple[np.ndarray, list[float] | None]]:
+        """{attribute: (group per evaluation row, bin edges or None)} (FAIR-*)."""
+        from audit.metrics.fairness import compute_sensitive_groups
+
+        return compute_sensitive_groups(self, "eval")
+
+    @cached_property
+    def sensitive_groups_train(self) -> dict[str, tuple[np.ndarray, list[float] | None]]:
+        """{attribute: (group per training row, bin edges or None)} (DATA-02)."""
+        from audit.metrics.fairness import compute_sensitive_groups
+
+        return compute_sensitive_groups(self, "train")
+
+    @cached_property
+    def group_tables(self) -> dict[int, dict[str, Any]]:
+        """{class: {attribute: (GroupTable, dropped groups)}} (FAIR-*)."""
+        from audit.metrics.fairness import compute_group_tables
+
+        return compute_group_tables(self)
+
+    @cached_property
+    def linear_surrogate(self) -> Any:
+        """The logistic-regression surrogate of ŷ, or None when ŷ has one class (ROB-03, black-box attacks)."""
+        from audit.metrics.robustness import compute_surrogate
+
+        return compute_surrogate(self)
+
+    @cached_property
+    def eval_tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The evaluation rows and labels as tensors on the audit device (ROB-*)."""
+        from audit.metrics.robustness import compute_eval_tensors
+
+        return compute_eval_tensors(self)
+
+    @cached_property
+    def adversarial_examples(self) -> dict[str, torch.Tensor | None]:
+        """Adversarial examples of the evaluation rows by attack ("fgsm", "pgd", "transfer"), filled on first use."""
+        return {}
