@@ -239,16 +239,13 @@ class AuditResults:
     @property
     def accuracy(self) -> float | None:
         """Return the accuracy on the evaluation rows the audit recorded, or None when no metric recorded it."""
-        base = _number(self.baseline.get("accuracy"))
-        if base is not None:
-            return base
         for metric_id in ACCURACY_METRICS:
             view = self.metric(metric_id)
             for key in ACCURACY_KEYS if view is not None else ():
                 value = _number(view.details.get(key))
                 if value is not None:
                     return value
-        return None
+        return _number(self.baseline.get("accuracy"))  # runs record it there too (METRICS.md amendments)
 
     @property
     def dimensions(self) -> dict[str, Any]:

@@ -136,6 +136,7 @@ def evaluate(item: Item, ctx: EvidenceContext) -> Outcome:
         "metric_report": _metric_report, "watermark_check": _watermark_check, "log_integrity": _log_integrity,
         "document": _document, "manual_attestation": _attested, "process": _attested,
         "system_logs": _system_logs, "generative_evaluation": _generative_evaluation,
+        "moderation_evaluation": _moderation_evaluation,
     }[item.evidence_type]
     outcome = handler(item, ctx)
     if item.also_attest and outcome.status == ItemStatus.MET:
@@ -191,6 +192,27 @@ def _document(item: Item, ctx: EvidenceContext) -> Outcome:
     if check:
         base += f"; all {len(check.get('required') or [])} required sections found"
     return Outcome(ItemStatus.MET, base, links)
+
+
+def _moderation_evaluation(item: Item, ctx: EvidenceContext) -> Outcome:
+    """The organisation's latest moderation evaluation (moderation.evidence_for): precision and recall measured.
+
+    Met when a policy was evaluated on a labelled set and both numbers exist; the evaluation, its
+    policy version and its data hash are linked. No evaluation: no evidence (a policy alone proves nothing).
+    """
+    from moderation.evidence import evidence_for
+
+    found = evidence_for(ctx.system.organization)
+    if found is None:
+        return Outcome(ItemStatus.NO_EVIDENCE, f"no moderation evaluation yet ({item.evidence_hint}): evaluate a "
+                       "moderation policy on a labelled set (POST /api/v1/moderation/evaluations)")
+    policy = found["policy"]
+    if found.get("precision") is None or found.get("recall") is None:
+        return Outcome(ItemStatus.PARTIALLY_MET, f"moderation policy {policy['name']!r} v{policy['version']} was "
+                       f"evaluated on {found['n']} items but no flagged precision/recall could be computed", [found])
+    return Outcome(ItemStatus.MET, f"moderation policy {policy['name']!r} v{policy['version']} evaluated on "
+                   f"{found['n']} labelled items on {found['at'][:10]}: precision {found['precision']:.3f}, "
+                   f"recall {found['recall']:.3f}", [found])
 
 
 GENERATIVE_PENDING = "no evidence yet: a generative safety evaluation"

@@ -20,7 +20,7 @@ MODALITIES = ("any", "text", "image", "audio", "video", "virtual_scene", "intera
 # system_logs: the AI system's own event logs (ingested or uploaded), never Assay's activity log (A2.2);
 # generative_evaluation: a generative safety evaluation (GB/T 45654, GENAI.md), never a tabular metric.
 EVIDENCE_TYPES = ("metric_report", "document", "watermark_check", "log_integrity", "system_logs",
-                  "generative_evaluation", "manual_attestation", "process")
+                  "generative_evaluation", "moderation_evaluation", "manual_attestation", "process")
 # How sure the date is: `law` (the text names it) or `interpretation` (reasoned, COMPLIANCE.md A2.1).
 DATE_BASES = ("law", "interpretation")
 VERIFICATION = {"V": "verified", "S": "secondary", "U": "unverified"}
