@@ -121,6 +121,7 @@ INSTALLED_APPS = [
     "privacy",
     "moderation",
     "genai",
+    "demo",  # `manage.py demo`: loads every app's demo data, so no domain app imports another's demo
 ]
 
 MIDDLEWARE = [

@@ -3,28 +3,22 @@
 One engine for every PDF in Assay: the HTML export's template (templates/compliance/export.html,
 with `pdf` set: landscape A4, readable status labels, a footer with the disclaimer and the page
 numbers) rendered by WeasyPrint (core.pdf). Latin text uses DejaVu Sans from the system; every
-CJK character uses the font Assay ships (compliance/fonts/AssayCJKSans-Regular.otf, a subset of
+CJK character uses the font Assay ships (core/fonts/AssayCJKSans-Regular.otf, a subset of
 Noto Sans CJK SC under the OFL), embedded in every PDF as a data URL, so that 生成 prints on a
 machine without CJK fonts.
 """
 
 from __future__ import annotations
 
-import base64
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from django.template.loader import render_to_string
 
+from core.pdf import CJK_FONT_PATH as FONT_PATH
+from core.pdf import cjk_font_data_url as font_data_url
 from core.pdf import html_to_pdf
 
-FONT_PATH = Path(__file__).resolve().parent / "fonts" / "AssayCJKSans-Regular.otf"
-
-
-@lru_cache(maxsize=1)
-def font_data_url() -> str:
-    return "data:font/otf;base64," + base64.b64encode(FONT_PATH.read_bytes()).decode()
+__all__ = ["FONT_PATH", "font_data_url", "render"]
 
 
 def render(document: dict[str, Any]) -> bytes:

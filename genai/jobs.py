@@ -10,7 +10,7 @@ import time
 
 from django.db import transaction
 
-import assay
+from audit.runner import ASSAY_VERSION
 from core import artifacts, auditlog, sandbox
 from core.choices import JobStatus
 from core.jobs import JobCancelled, JobRunner, finish, run_job
@@ -93,7 +93,7 @@ class EvaluationRunner(JobRunner):
 def result_head(seed: int, target: dict, versions, cases, scored: dict, timings: dict) -> dict:
     """Return the Result JSON of GENAI.md without its items (they are stored as rows)."""
     return {
-        "assay_version": getattr(assay, "__version__", "0.1.0"), "target": target, "seed": seed,
+        "assay_version": ASSAY_VERSION, "target": target, "seed": seed,
         "banks": [{"name": v.bank.name, "version": str(v.number), "sha256": v.sha256, "demo": v.bank.demo,
                    "coverage": {"ok": v.coverage.get("ok", False), "missing": v.coverage.get("missing", [])}}
                   for v in versions],

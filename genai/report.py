@@ -58,7 +58,7 @@ def context(row: Evaluation, lang: str) -> dict:
 
 
 def render_html(row: Evaluation, lang: str, *, pdf: bool = False) -> str:
-    from compliance.pdf import font_data_url
+    from core.pdf import cjk_font_data_url as font_data_url
 
     return render_to_string("genai/report.html", {**context(row, lang), "pdf": pdf, "font_data_url": font_data_url()})
 

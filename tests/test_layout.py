@@ -11,7 +11,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 INFRASTRUCTURE = {"assay", "core", "accounts"}
-DOMAIN = {"audit", "compliance", "watermark", "privacy", "reports", "moderation"}
+DOMAIN = {"audit", "compliance", "watermark", "privacy", "reports", "moderation", "genai", "demo"}
 APPS = INFRASTRUCTURE | DOMAIN
 
 
@@ -33,6 +33,26 @@ def _imports(app: str) -> dict[str, list[str]]:
                 if top in APPS and top != app:
                     found[top].append(f"{path.relative_to(REPO)}:{node.lineno}")
     return found
+
+
+def test_the_apps_import_each_other_without_a_circle():
+    # given: the graph of every app's imports of the others
+    graph = {app: set(_imports(app)) for app in APPS}
+
+    # when: a depth-first search looks for a path back to where it started
+    def circle(start: str, node: str, path: tuple[str, ...]) -> tuple[str, ...] | None:
+        for nxt in sorted(graph[node]):
+            if nxt == start:
+                return (*path, nxt)
+            if nxt not in path:
+                found = circle(start, nxt, (*path, nxt))
+                if found:
+                    return found
+        return None
+
+    # then
+    circles = {app: circle(app, app, (app,)) for app in sorted(APPS)}
+    assert {app: c for app, c in circles.items() if c} == {}
 
 
 @pytest.mark.parametrize("app,allowed", [

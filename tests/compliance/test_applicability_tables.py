@@ -13,7 +13,7 @@ from compliance.services import get_registry
 BEFORE = dt.date(2026, 12, 1)
 AFTER = dt.date(2027, 12, 2)
 
-# The demo's two systems (audit/management/commands/demo.py) and a public-authority deployer.
+# The demo's two systems (demo/management/commands/demo.py) and a public-authority deployer.
 DEMO_CREDIT_SCORER = {"domain": "annex_iii_5_essential_services", "annex_iii_point": "5(b)", "role": "provider",
                       "output_modalities": ["none"], "placed_on_eu_market": True}
 DEMO_IMAGE_GENERATOR = {"domain": "other", "role": "provider", "output_modalities": ["image"],

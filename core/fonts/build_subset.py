@@ -6,7 +6,7 @@ export strings, renamed "Assay CJK Sans" (the OFL's Reserved Font Name rule: a m
 does not carry the original name). Run once by a maintainer (the product only reads the .otf):
 
     apt-get install fonts-noto-cjk
-    python compliance/fonts/build_subset.py /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
+    python core/fonts/build_subset.py /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
 """
 
 import sys

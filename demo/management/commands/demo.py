@@ -19,7 +19,7 @@ from audit.datasets import Schema
 from audit.models import AISystem, DatasetVersion
 from core import auditlog
 
-DEMO_DATA = Path(__file__).resolve().parents[2] / "demo_data"
+DEMO_DATA = Path(__file__).resolve().parents[3] / "audit" / "demo_data"
 CREDENTIALS = "demo_credentials.json"
 
 ADULT_DATASHEET = {
