@@ -527,9 +527,9 @@ class TestConfigBounds:
         refused(response, meter, 400, "pgd_steps", "1,000")
 
     def test_every_numeric_audit_knob_has_an_upper_bound(self):
-        from audit.metrics.engine import _INTS_MIN_1, _POSITIVE_FLOATS, MAXIMA, validate_config
+        from audit.metrics.engine import _INTS_MIN_0, _INTS_MIN_1, _POSITIVE_FLOATS, MAXIMA, validate_config
 
-        assert set(MAXIMA) == {"seed", *_INTS_MIN_1, *_POSITIVE_FLOATS}
+        assert set(MAXIMA) == {"seed", *_INTS_MIN_1, *_INTS_MIN_0, *_POSITIVE_FLOATS}
         for key, most in MAXIMA.items():
             validate_config({key: most})
             with pytest.raises(ValueError, match=f"'{key}' must be at most"):

@@ -103,15 +103,17 @@ def test_every_job_kind_is_registered_with_its_model_and_task_name():
     import audit.jobs  # noqa: F401
     import compliance.samples  # noqa: F401
     import genai.jobs  # noqa: F401
+    import moderation.jobs  # noqa: F401
     import privacy.services  # noqa: F401
     import watermark.jobs  # noqa: F401
     from compliance.models import SampleJob
     from genai.models import Evaluation as GenaiEvaluation
+    from moderation.models import ModerationClassifier
 
     assert {name: runner.model for name, runner in JOBS.items()} == {
         "assay.audit.execute": AuditRun, "assay.privacy.train_dp": DPTrainingRun,
         "assay.watermark.batch": WatermarkBatch, "assay.compliance.sample": SampleJob,
-        "assay.genai.evaluate": GenaiEvaluation,
+        "assay.genai.evaluate": GenaiEvaluation, "assay.moderation.train_classifier": ModerationClassifier,
     }
 
 
