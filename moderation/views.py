@@ -10,10 +10,12 @@ from django.views.decorators.http import require_POST
 from accounts.choices import Action
 from accounts.permissions import can, get_visible_or_404, require
 from core.errors import AssayError
+from core.uploads import read_upload
 
 from . import decisions, jobs, services
 from .choices import CATEGORIES, DecisionSource
 from .engine import DEFAULT_THRESHOLD
+from .filtersets import DecisionSearchFilterSet
 from .forms import ClassifierForm, EntryForm, EvaluationForm, LibraryUploadForm, PolicyForm, TryForm
 from .models import (
     Decision,
@@ -23,6 +25,11 @@ from .models import (
     ModerationEvaluation,
     ModerationPolicy,
 )
+
+
+def _read(upload) -> bytes:
+    """Return an uploaded file's bytes; one over the moderation uploads' limit raises UploadTooLarge (an AssayError)."""
+    return read_upload(upload, max_bytes=services.MAX_TEXT_BYTES_FILE)
 
 
 def _org_or_404(request):
@@ -117,7 +124,7 @@ def libraries(request):
         if form.is_valid():
             upload = form.cleaned_data["file"]
             try:
-                entries = services.parse_entries(services.read_rows(b"".join(upload.chunks()), upload.name))
+                entries = services.parse_entries(services.read_rows(_read(upload), upload.name))
                 library = services.create_library(org, name=form.cleaned_data["name"], entries=entries,
                                                   user=request.user)
             except AssayError as exc:
@@ -138,7 +145,7 @@ def library_detail(request, pk: int):
         require(request.user, library, Action.CHANGE)
         upload = request.FILES["file"]
         try:
-            entries = services.parse_entries(services.read_rows(b"".join(upload.chunks()), upload.name))
+            entries = services.parse_entries(services.read_rows(_read(upload), upload.name))
             services.replace_entries(library, entries, user=request.user)
         except AssayError as exc:
             messages.error(request, str(exc))
@@ -182,7 +189,7 @@ def classifiers(request):
         if form.is_valid():
             upload = form.cleaned_data["file"]
             try:
-                row = jobs.start_training(org, name=form.cleaned_data["name"], data=b"".join(upload.chunks()),
+                row = jobs.start_training(org, name=form.cleaned_data["name"], data=_read(upload),
                                           filename=upload.name, user=request.user)
             except AssayError as exc:
                 form.add_error(None, str(exc))
@@ -210,7 +217,7 @@ def evaluations(request):
             upload = form.cleaned_data["file"]
             policy = form.cleaned_data["policy"] or services.default_policy(org, request.user)
             try:
-                evaluation = services.run_evaluation(policy, data=b"".join(upload.chunks()), filename=upload.name,
+                evaluation = services.run_evaluation(policy, data=_read(upload), filename=upload.name,
                                                      user=request.user)
             except AssayError as exc:
                 form.add_error(None, str(exc))
@@ -244,25 +251,10 @@ def decision_list(request):
     decisions.flush()  # what this process spooled is shown at once
     qs = Decision.objects.filter(organization=org).select_related("policy_version__policy", "batch")
     p = request.GET
-    if p.get("flagged") in ("true", "false"):
-        qs = qs.filter(flagged=p["flagged"] == "true")
-    if p.get("outcome"):
-        qs = qs.filter(outcome=p["outcome"])
-    if p.get("hash"):
-        qs = qs.filter(input_sha256=p["hash"].strip().lower())
-    if p.get("id"):
-        qs = qs.filter(pk=p["id"].strip()) if _is_uuid(p["id"].strip()) else qs.none()
+    search = DecisionSearchFilterSet(p, queryset=qs)
+    qs = search.qs if search.is_valid() else qs.none()
     page = Paginator(qs, 50).get_page(p.get("page"))
     return render(request, "moderation/decisions.html", {
-        "page": page, "query": p, "verification": decisions.verify(org.pk) if p.get("verify") else None,
+        "page": page, "query": p, "errors": search.errors,
+        "verification": decisions.verify(org.pk) if p.get("verify") else None,
     })
-
-
-def _is_uuid(value: str) -> bool:
-    import uuid
-
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True

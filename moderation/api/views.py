@@ -9,7 +9,6 @@ import time
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Q
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -24,9 +23,11 @@ from accounts.permissions import get_visible_or_404, organization_for_create, pa
 from audit.models import AISystem
 from core.api import error_body
 from core.parsers import StrictJSONParser
+from core.uploads import read_upload
 from core.viewsets import OrganizationScopedViewSet
 
 from .. import decisions, gateway, jobs, services
+from ..filtersets import DecisionFilterSet
 from ..models import (
     Decision,
     KeywordEntry,
@@ -49,7 +50,8 @@ def _organization(request, ref, action_: str = Action.CHANGE) -> Organization:
 
 
 def _read(upload) -> bytes:
-    return b"".join(upload.chunks())
+    """Return an uploaded file's bytes; a file over the moderation uploads' limit is a 400 naming it."""
+    return read_upload(upload, max_bytes=services.MAX_TEXT_BYTES_FILE)
 
 
 class _Window:
@@ -350,27 +352,11 @@ class DecisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organiza
 
     queryset = Decision.objects.select_related("policy_version", "batch")
     serializer_class = s.DecisionSerializer
+    filterset_class = DecisionFilterSet
 
-    @extend_schema(parameters=[OpenApiParameter(p, str) for p in ("organization", "flagged", "outcome",
-                                                                   "input_sha256", "policy", "q")])
     def list(self, request, *args, **kwargs):
         """Search decisions: flagged, outcome, input_sha256, policy, q (category or risk code)."""
         return super().list(request, *args, **kwargs)
-
-    def get_queryset(self):
-        qs = super().get_queryset()
-        p = self.request.query_params
-        if p.get("flagged") in ("true", "false"):
-            qs = qs.filter(flagged=p["flagged"] == "true")
-        if p.get("outcome"):
-            qs = qs.filter(outcome=p["outcome"])
-        if p.get("input_sha256"):
-            qs = qs.filter(input_sha256=p["input_sha256"].lower())
-        if p.get("policy"):
-            qs = qs.filter(policy_version__policy_id=parse_id(p["policy"]) or 0)
-        if p.get("q"):
-            qs = qs.filter(Q(categories__icontains=p["q"]) | Q(risks__icontains=p["q"]))
-        return qs
 
     def get_object(self):
         from uuid import UUID
