@@ -122,10 +122,6 @@ class ModelUploadForm(forms.Form):
     dataset_version = forms.ModelChoiceField(queryset=DatasetVersion.objects.none(), empty_label=None,
                                              help_text="Its first 32 rows check that the model runs on it.")
     training_dataset_version = forms.ModelChoiceField(queryset=DatasetVersion.objects.none(), required=False)
-    make_current = forms.BooleanField(
-        required=False, label="Make it the system's current model",
-        help_text="The current model is the one compliance items, schedules and reports read; "
-                  "leave unticked to audit it first and promote it later.")
 
     def __init__(self, *args, system: AISystem, **kwargs):
         super().__init__(*args, **kwargs)
@@ -151,3 +147,10 @@ def add_errors(form: forms.Form, exc) -> None:
                 break
     if not placed:
         form.add_error(None, str(exc))
+
+
+class PromoteForm(forms.Form):
+    """Why a model version becomes its system's current model (kept in the promotion history)."""
+
+    reason = forms.CharField(max_length=2000, widget=forms.Textarea(attrs={"rows": 2}),
+                             help_text="Kept in the promotion history and the audit log.")

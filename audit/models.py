@@ -9,7 +9,7 @@ from core.models import Artifact, Job
 from .choices import DataFormat, Domain, ModelFormat, ProviderRole
 from .results import AuditResults, GroupTable, MetricView
 
-__all__ = ["AISystem", "DatasetVersion", "ModelVersion", "AuditRun", "MetricResult"]
+__all__ = ["AISystem", "DatasetVersion", "ModelVersion", "Promotion", "AuditRun", "MetricResult"]
 
 
 #
@@ -143,6 +143,36 @@ class ModelVersion(VersionBase):
 
     def __str__(self) -> str:
         return f"{self.name} v{self.version} ({self.format})"
+
+
+#
+# Promotions
+#
+
+
+class Promotion(OrganizationOwned):
+    """A model version made its system's current model: who, when, why, and which version it replaced.
+
+    The current model is the one compliance items, schedules and reports read, so every change of it
+    is an explicit, reasoned act (audit.services.promote_model); rows are never edited.
+    """
+
+    system = models.ForeignKey(AISystem, on_delete=models.PROTECT, related_name="promotions")
+    from_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, null=True, blank=True,
+                                     related_name="+", help_text="The current model before (none for the first)")
+    to_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="promotions",
+                                   help_text="The model version made current")
+    reason = models.TextField(help_text="Why it was promoted, in the promoter's words")
+    promoted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
+                                    related_name="+")
+    promoted_by_name = models.CharField(max_length=150, blank=True, help_text="Kept when the user is deleted")
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.to_version} promoted in {self.system}"
 
 
 #

@@ -1,4 +1,4 @@
-"""Dashboard pages that write the registry: AI systems, dataset and model uploads, the current model.
+"""Dashboard pages that write the registry: AI systems, dataset and model uploads, promotions of the current model.
 
 Forms keep what the user typed and show the services' refusals next to the fields they name.
 """
@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from accounts.choices import Action
@@ -16,7 +17,7 @@ from core.uploads import read_upload
 
 from . import services
 from .datasets import Schema
-from .forms import DatasetUploadForm, ModelUploadForm, SystemForm, add_errors
+from .forms import DatasetUploadForm, ModelUploadForm, PromoteForm, SystemForm, add_errors
 from .models import AISystem, ModelVersion
 
 
@@ -85,19 +86,17 @@ def model_new(request, pk: int):
     form = ModelUploadForm(request.POST or None, request.FILES or None, system=system)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        previous = system.current_model
         try:
             version = services.register_model(
                 user=request.user, system=system, name=data["name"], filename=data["file"].name,
                 data=read_upload(data["file"]), fmt=data["format"], validate_on=data["dataset_version"],
-                model_card=form.model_card(), training_dataset=data["training_dataset_version"],
-                make_current=data["make_current"])
+                model_card=form.model_card(), training_dataset=data["training_dataset_version"])
         except AssayError as exc:
             add_errors(form, exc)
         else:
-            messages.success(request, f"Model {version.name} v{version.version} stored.")
-            if data["make_current"]:
-                _notice_current(request, system, previous, version)
+            current = f"{system.current_model.name} v{system.current_model.version}" if system.current_model else "none"
+            messages.success(request, f"Model {version.name} v{version.version} stored. The current model is still "
+                                      f"{current}: audit the new version, then promote it with a reason.")
             return redirect("system", pk=pk)
     return render(request, "audit/upload_form.html", {"form": form, "system": system, "kind": "model"})
 
@@ -105,15 +104,23 @@ def model_new(request, pk: int):
 @login_required
 @require_POST
 def model_make_current(request, model_pk: int):
-    """Make a model version its system's current model (owners, admins, auditors), with a notice."""
+    """Promote a model version to its system's current model (owners, admins), with the reason posted."""
     model = get_visible_or_404(ModelVersion.objects.select_related("system"), request.user, pk=model_pk)
-    require(request.user, model, Action.CHANGE)
+    require(request.user, model, Action.MANAGE)
     system = model.system
     previous = system.current_model
-    if previous != model:
-        services.update_system(system, user=request.user, values={"current_model": model})
+    form = PromoteForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, f"{model.name} v{model.version} was not promoted: "
+                                f"{'; '.join(e for errs in form.errors.values() for e in errs)}")
+        return redirect(reverse("system", args=[system.pk]) + "#models")
+    try:
+        services.promote_model(system, user=request.user, model_version=model, reason=form.cleaned_data["reason"])
+    except AssayError as exc:
+        messages.error(request, f"{model.name} v{model.version} was not promoted: {exc}")
+    else:
         _notice_current(request, system, previous, model)
-    return redirect("system", pk=system.pk)
+    return redirect(reverse("system", args=[system.pk]) + "#promotions")
 
 
 def _notice_current(request, system: AISystem, previous: ModelVersion | None, current: ModelVersion) -> None:

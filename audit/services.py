@@ -18,7 +18,7 @@ from core.errors import AssayError
 
 from .choices import DATASHEET_FIELDS, MODEL_CARD_FIELDS, ModelFormat
 from .datasets import DatasetError, Schema, parse_table, sniff_table_format, split_mask, validate
-from .models import AISystem, DatasetVersion, ModelVersion
+from .models import AISystem, DatasetVersion, ModelVersion, Promotion
 from .splits import Splits, split_frame, target_classes
 
 if TYPE_CHECKING:
@@ -105,6 +105,11 @@ def update_system(system: AISystem, *, user, values: dict) -> AISystem:
     values = _system_values(values)
     if "name" in values:
         _check_system_name(system.organization_id, values["name"], exclude=system.pk)
+    if "current_model" in values and getattr(values["current_model"], "pk", values["current_model"]) != \
+            system.current_model_id:
+        message = (f"The current model changes only by a promotion with a reason: POST /api/v1/systems/{system.pk}"
+                   "/promote with model_version and reason (owners and admins)")
+        raise RegistryError(message, {"current_model": [message]})
     before = system_record(system)
     with transaction.atomic():
         for name, value in values.items():
@@ -216,8 +221,11 @@ def load_splits(version: DatasetVersion) -> Splits:
 def register_model(*, user, system: AISystem, name: str, filename: str, data: bytes, fmt: str,
                    validate_on: DatasetVersion, model_card: dict | None = None,
                    training_dataset: DatasetVersion | None = None, parent: ModelVersion | None = None,
-                   dp: dict | None = None, make_current: bool = True) -> ModelVersion:
-    """Validate the model by running it on 32 rows of `validate_on`, store it, and return the version."""
+                   dp: dict | None = None) -> ModelVersion:
+    """Validate the model by running it on 32 rows of `validate_on`, store it, and return the version.
+
+    The system's current model stays as it was: making a version current is a promotion (promote_model).
+    """
     model_card = _clean_fields(model_card, MODEL_CARD_FIELDS, "model_card")
     if fmt not in ModelFormat.values:
         raise RegistryError(f"Unknown format {fmt!r}; accepted formats: {ACCEPTED_FORMATS}", {"format": "unknown"})
@@ -230,8 +238,6 @@ def register_model(*, user, system: AISystem, name: str, filename: str, data: by
             classes=checked["classes"], features=checked["features"], model_card=model_card,
             validated_on=validate_on, training_dataset=training_dataset, parent=parent, dp=dp,
         )
-        if make_current:
-            AISystem.objects.filter(pk=system.pk).update(current_model=version)
         auditlog.record("model.upload", organization=system.organization, actor=user, obj=version,
                         payload={"system": system.pk, "name": name, "version": version.version, "format": fmt,
                                  "sha256": artifact.sha256, "validated_on": validate_on.pk,
@@ -275,7 +281,7 @@ def to_csv_bytes(frame: pd.DataFrame) -> bytes:
 
 __all__ = ["RegistryError", "DatasetError", "register_dataset", "register_model", "load_frame", "load_splits",
            "split_frame", "target_classes", "check_model_bytes", "check_contract", "ContractError", "model_request",
-           "model_inputs", "schema_of",
+           "model_inputs", "schema_of", "promote_model", "PROMOTION_REASON_MAX",
            "ACCEPTED_FORMATS"]
 
 
@@ -315,3 +321,55 @@ def set_thresholds(organization, *, user, overrides) -> dict:
         auditlog.record("thresholds.update", organization=organization, actor=user, obj=policy,
                         payload={"changes": changes})
     return clean
+
+
+#
+# Promotions
+#
+
+PROMOTION_REASON_MAX = 2000  # characters
+
+
+def promote_model(system: AISystem, *, user, model_version: ModelVersion, reason: str) -> Promotion:
+    """Make `model_version` the current model of `system` and return the Promotion that records it.
+
+    The promotion (who, when, why, from which version to which) is saved and appended to the audit
+    log in one transaction, the system row locked so that two promotions cannot both claim the same
+    previous version. Raises RegistryError (400) naming the field when the reason is blank or too
+    long, the version belongs to another system, or it is already the current model.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        message = "Say why this version is promoted: the reason is kept in the promotion history"
+        raise RegistryError(message, {"reason": [message]})
+    if len(reason) > PROMOTION_REASON_MAX:
+        message = f"The reason is {len(reason)} characters long; at most {PROMOTION_REASON_MAX}"
+        raise RegistryError(message, {"reason": [message]})
+    if model_version.system_id != system.pk:
+        message = (f"Model version {model_version.pk} ({model_version.name} v{model_version.version}) belongs to "
+                   f"another system; promote it within its own system")
+        raise RegistryError(message, {"model_version": [message]})
+    with transaction.atomic():
+        locked = AISystem.objects.select_for_update().select_related("current_model").get(pk=system.pk)
+        previous = locked.current_model
+        if previous is not None and previous.pk == model_version.pk:
+            message = f"{model_version.name} v{model_version.version} is already the current model of {locked.name}"
+            raise RegistryError(message, {"model_version": [message]})
+        locked.current_model = model_version
+        locked.save(update_fields=["current_model", "updated"])
+        promotion = Promotion.objects.create(
+            organization_id=locked.organization_id, system=locked, from_version=previous, to_version=model_version,
+            reason=reason, promoted_by=user if getattr(user, "pk", None) else None,
+            promoted_by_name=getattr(user, "username", "") or "")
+        auditlog.record("model.promote", organization=locked.organization_id, actor=user, obj=locked,
+                        payload={"promotion": promotion.pk, "system": locked.pk,
+                                 "from_model_version": previous.pk if previous else None,
+                                 "model_version": model_version.pk, "reason": reason})
+    system.current_model, system.updated = model_version, locked.updated
+    return promotion
+
+
+def promotions_of(system: AISystem):
+    """Return the system's promotions, newest first, with both versions and the promoter loaded."""
+    return (Promotion.objects.filter(system=system)
+            .select_related("from_version", "to_version", "promoted_by").order_by("-created", "-id"))

@@ -35,6 +35,8 @@ def system_detail(request, pk: int):
         "models": ModelVersion.objects.filter(system=system).select_related("artifact").order_by("name", "-version"),
         "datasets": DatasetVersion.objects.filter(system=system).select_related("artifact").order_by("name", "-version"),
         "can_change": can(request.user, system.organization_id, Action.CHANGE),
+        "can_promote": can(request.user, system.organization_id, Action.MANAGE),
+        "promotions": services.promotions_of(system)[:100],
         "audits": AuditRun.objects.filter(model_version__system=system).select_related("model_version",
                                                                                        "dataset_version")[:50],
     }

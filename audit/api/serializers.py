@@ -1,10 +1,11 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core import parsers as strict_json
 from core.models import AuditLogEntry
 
 from ..choices import DATASHEET_FIELDS, MODEL_CARD_FIELDS, Modality, ModelFormat
-from ..models import AISystem, DatasetVersion, ModelVersion
+from ..models import AISystem, DatasetVersion, ModelVersion, Promotion
 
 
 class JSONObjectField(serializers.JSONField):
@@ -147,3 +148,27 @@ class AuditStartSerializer(serializers.Serializer):
     model_version = serializers.IntegerField()
     dataset_version = serializers.IntegerField()
     config = JSONObjectField(required=False, default=dict, help_text="Audit parameters (METRICS.md); defaults apply")
+
+
+class PromoteSerializer(serializers.Serializer):
+    model_version = serializers.IntegerField(min_value=1, max_value=2**63 - 1,
+                                             help_text="The model version (of this system) to make current")
+    reason = serializers.CharField(max_length=2000, help_text="Why it is promoted; kept in the promotion history")
+
+
+class PromotionSerializer(serializers.ModelSerializer):
+    model_version = serializers.IntegerField(source="to_version_id", read_only=True)
+    model_version_name = serializers.CharField(source="to_version.__str__", read_only=True)
+    from_model_version = serializers.IntegerField(source="from_version_id", read_only=True, allow_null=True)
+    from_model_version_name = serializers.SerializerMethodField()
+    promoted_by = serializers.CharField(source="promoted_by_name", read_only=True)
+
+    class Meta:
+        model = Promotion
+        fields = ["id", "organization_id", "system", "from_model_version", "from_model_version_name", "model_version",
+                  "model_version_name", "reason", "promoted_by", "created"]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_from_model_version_name(self, promotion) -> str | None:
+        return str(promotion.from_version) if promotion.from_version_id else None

@@ -49,6 +49,32 @@ class AISystemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
         values = {k: v for k, v in serializer.validated_data.items() if k != "organization"}
         serializer.instance = services.update_system(serializer.instance, user=self.request.user, values=values)
 
+    @extend_schema(request=s.PromoteSerializer, responses={201: s.PromotionSerializer})
+    @action(detail=True, methods=["post"])
+    def promote(self, request, pk=None):
+        """Make a model version of this system its current model, with a reason (owners, admins).
+
+        Compliance items, schedules and reports read the current model's audits. The promotion (who,
+        when, why, from which version) is kept in GET /systems/{id}/promotions and the audit log.
+        """
+        system = self.get_object()
+        self.check_write(system, Action.MANAGE)
+        form = s.PromoteSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        model = get_visible_or_404(ModelVersion.objects.filter(organization=system.organization), request.user,
+                                   pk=form.validated_data["model_version"])
+        promotion = services.promote_model(system, user=request.user, model_version=model,
+                                           reason=form.validated_data["reason"])
+        return Response(s.PromotionSerializer(promotion).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={200: s.PromotionSerializer(many=True)})
+    @action(detail=True, methods=["get"])
+    def promotions(self, request, pk=None):
+        """The system's promotion history, newest first: who made which version current, when and why."""
+        rows = services.promotions_of(self.get_object())
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response(s.PromotionSerializer(page, many=True).data)
+
 
 class VersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrganizationScopedViewSet):
     """Shared behaviour of dataset and model versions: immutable, uploaded, downloadable."""

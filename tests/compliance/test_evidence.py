@@ -45,6 +45,7 @@ def audited(alice, credit_system, alice_dataset, zoo_bundle):
     model = audit_services.register_model(user=alice, system=credit_system, name="scorer", filename="scorer.zip",
                                           data=zoo_bundle, fmt="torch-zoo", validate_on=alice_dataset,
                                           model_card={"performance": {"accuracy": 0.5}})
+    audit_services.promote_model(credit_system, user=alice, model_version=model, reason="the scorer in use")
     credit_system.refresh_from_db()
     assert credit_system.current_model_id == model.pk
     run = jobs.start_audit(user=alice, model_version=model, dataset_version=alice_dataset, enqueue=False)

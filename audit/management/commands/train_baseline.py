@@ -23,6 +23,8 @@ class Command(BaseCommand):
         parser.add_argument("--name", default="baseline")
         parser.add_argument("--model-card", default="{}", help="JSON object of model-card fields")
         parser.add_argument("--json", dest="json_path", help="write the new model version as JSON here")
+        parser.add_argument("--promote", metavar="REASON",
+                            help="make the new version its system's current model, for this reason")
 
     def handle(self, *args, **opts):
         dataset = DatasetVersion.objects.filter(pk=opts["dataset_version"]).select_related("system").first()
@@ -37,7 +39,8 @@ class Command(BaseCommand):
             arch_args["hidden"] = [int(w) for w in opts["hidden"].split(",") if w]
         version = train_and_register(dataset, architecture=opts["architecture"], args=arch_args,
                                      epochs=opts["epochs"], batch_size=opts["batch_size"], lr=opts["lr"],
-                                     seed=opts["seed"], name=opts["name"], model_card=card)
+                                     seed=opts["seed"], name=opts["name"], model_card=card,
+                                     promote_reason=opts["promote"])
         summary = {"model_version": version.pk, "name": version.name, "version": version.version,
                    "format": version.format, "classes": version.classes, "sha256": version.artifact.sha256}
         if opts["json_path"]:
@@ -47,8 +50,11 @@ class Command(BaseCommand):
 
 
 def train_and_register(dataset: DatasetVersion, *, architecture="mlp", args=None, epochs=10, batch_size=256,
-                       lr=1e-3, seed=0, name="baseline", model_card=None, user=None):
-    """Return a new model version trained on the dataset version's training rows."""
+                       lr=1e-3, seed=0, name="baseline", model_card=None, user=None, promote_reason=None):
+    """Return a new model version trained on the dataset version's training rows.
+
+    With `promote_reason` the version is also promoted to its system's current model (audit.services.promote_model).
+    """
     from audit.modelio.bundle import save_zoo_bundle
     from audit.modelio.training import train_zoo_model
 
@@ -62,7 +68,10 @@ def train_and_register(dataset: DatasetVersion, *, architecture="mlp", args=None
     save_zoo_bundle(module, config, buffer)
     card = {"architecture": f"{architecture} {json.dumps(args or {})}", "training_data": str(dataset),
             **(model_card or {})}
-    return services.register_model(
+    version = services.register_model(
         user=user, system=dataset.system, name=name, filename=f"{name}.zip", data=buffer.getvalue(),
         fmt="torch-zoo", validate_on=dataset, model_card=card, training_dataset=dataset,
     )
+    if promote_reason:
+        services.promote_model(dataset.system, user=user, model_version=version, reason=promote_reason)
+    return version

@@ -75,7 +75,8 @@ class Command(BaseCommand):
 
             self.stdout.write("Training the demo MLP on UCI Adult (first start only)…")
             train_and_register(dataset, architecture="mlp", args={"hidden": [64, 32]}, epochs=opts["epochs"],
-                               name="adult-mlp", model_card=ADULT_CARD, user=user)
+                               name="adult-mlp", model_card=ADULT_CARD, user=user,
+                               promote_reason="Demo baseline: the first model of the demo system")
         self.stdout.write(self.style.SUCCESS(
             f"Demo ready: organisation {org.name!r}; log in as {user.username!r} with password {password!r}; "
             f"API token {token.key}"
