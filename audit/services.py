@@ -373,3 +373,34 @@ def promotions_of(system: AISystem):
     """Return the system's promotions, newest first, with both versions and the promoter loaded."""
     return (Promotion.objects.filter(system=system)
             .select_related("from_version", "to_version", "promoted_by").order_by("-created", "-id"))
+
+
+#
+# Over time
+#
+
+TREND_AUDITS = 30  # the latest succeeded audits a trend shows
+
+
+def metric_trends(system: AISystem, *, limit: int = TREND_AUDITS) -> dict:
+    """Return each metric's values across the system's latest `limit` succeeded audits, oldest first.
+
+    {"runs": [AuditRun], "metrics": {metric id: [{"value", "status"} or None per run]},
+     "thresholds": {metric id: {"pass", "warn", "direction", …}}}. Values come from the MetricResult
+    index (one query); None marks a run without that metric. Thresholds are the organisation's as the
+    next audit would apply them (the bands); each value keeps the status its own audit gave it.
+    """
+    from core.choices import JobStatus
+
+    from .metrics.catalog import CATALOG, thresholds_used
+    from .models import AuditRun, MetricResult
+
+    runs = list(AuditRun.objects.filter(model_version__system=system, status=JobStatus.SUCCEEDED)
+                .select_related("model_version", "dataset_version").order_by("-created", "-id")[:limit])[::-1]
+    index = {run.pk: i for i, run in enumerate(runs)}
+    metrics: dict[str, list] = {mid: [None] * len(runs) for mid in CATALOG}
+    rows = MetricResult.objects.filter(audit_run_id__in=index).values_list("audit_run_id", "metric_id", "value",
+                                                                           "status")
+    for run_id, metric_id, value, status in rows:
+        metrics.setdefault(metric_id, [None] * len(runs))[index[run_id]] = {"value": value, "status": status}
+    return {"runs": runs, "metrics": metrics, "thresholds": thresholds_used(thresholds_of(system.organization_id))}

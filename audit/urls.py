@@ -11,6 +11,7 @@ urlpatterns = [
     path("systems/<int:pk>/edit/", registry_views.system_edit, name="system-edit"),
     path("systems/<int:pk>/datasets/new/", registry_views.dataset_new, name="dataset-new"),
     path("systems/<int:pk>/models/new/", registry_views.model_new, name="model-new"),
+    path("systems/<int:pk>/trends/<str:metric_id>/", views.system_trend, name="system-trend"),
     path("models/<int:model_pk>/make-current/", registry_views.model_make_current, name="model-make-current"),
     path("audit-log/", views.audit_log, name="audit-log"),
     path("thresholds/", views.thresholds, name="thresholds"),

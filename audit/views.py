@@ -1,4 +1,6 @@
-"""Dashboard pages of the registry: systems, one system with its versions, the audit log."""
+"""Dashboard pages of the registry: systems, one system with its versions and trends, the audit log, audits."""
+
+import math
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -15,9 +17,10 @@ from core.errors import AssayError
 from core.models import AuditLogEntry
 
 from . import jobs, services
-from .metrics.catalog import CATALOG, SMALL_GROUP_ROWS
+from .metrics.catalog import CATALOG, DIMENSIONS, SMALL_GROUP_ROWS, thresholds_used
+from .metrics.explanations import explain
 from .models import AISystem, AuditRun, DatasetVersion, ModelVersion
-from .results import GroupTable, MetricView
+from .results import GroupTable, MetricView, status_change
 
 
 @login_required
@@ -30,9 +33,14 @@ def systems(request):
 @login_required
 def system_detail(request, pk: int):
     system = get_visible_or_404(AISystem.objects.all(), request.user, pk=pk)
+    models = list(ModelVersion.objects.filter(system=system).select_related("artifact").order_by("name", "-version"))
+    trends = services.metric_trends(system)
     context = {
         "system": system,
-        "models": ModelVersion.objects.filter(system=system).select_related("artifact").order_by("name", "-version"),
+        "models": models,
+        "dp_children": dp_children(models),
+        "trend_runs": trends["runs"],
+        "trend_rows": _trend_rows(system, trends),
         "datasets": DatasetVersion.objects.filter(system=system).select_related("artifact").order_by("name", "-version"),
         "can_change": can(request.user, system.organization_id, Action.CHANGE),
         "can_promote": can(request.user, system.organization_id, Action.MANAGE),
@@ -41,6 +49,84 @@ def system_detail(request, pk: int):
                                                                                        "dataset_version")[:50],
     }
     return render(request, "audit/system_detail.html", context)
+
+
+def dp_children(models: list[ModelVersion]) -> list[dict]:
+    """Return the DP-trained variants among `models`, per parent, sorted by the ε they spent (lowest first)."""
+    by_pk = {m.pk: m for m in models}
+    out: dict[int, dict] = {}
+    for m in models:
+        if m.parent_id is None or not m.dp:
+            continue
+        epsilon = _number(m.dp.get("epsilon"))
+        parent = by_pk.get(m.parent_id)
+        group = out.setdefault(m.parent_id, {"parent": parent, "parent_id": m.parent_id, "children": []})
+        group["children"].append({"model": m, "epsilon": epsilon, "delta": m.dp.get("delta"),
+                                  "noise_multiplier": m.dp.get("noise_multiplier"), "run": m.dp.get("training_run"),
+                                  "dataset_id": m.training_dataset_id})
+    for group in out.values():
+        group["children"].sort(key=lambda c: (c["epsilon"] is None, c["epsilon"] or 0.0, c["model"].pk))
+    return sorted(out.values(), key=lambda g: g["parent_id"])
+
+
+def _number(value) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _run_label(run: AuditRun) -> str:
+    return f"#{run.pk} {run.model_version.name} v{run.model_version.version}"
+
+
+def _trend_rows(system: AISystem, trends: dict) -> list[dict]:
+    """Return one row per metric (catalog order): its latest point and a sparkline across the audits."""
+    runs = trends["runs"]
+    if not runs:
+        return []
+    rows = []
+    for metric_id, points in trends["metrics"].items():
+        entry, used = CATALOG.get(metric_id), trends["thresholds"].get(metric_id)
+        if entry is None or used is None or not any(p and p["status"] != "not_applicable" for p in points):
+            continue  # never measured on this system: nothing to follow
+        rows.append({"id": metric_id, "name": entry.name, "dimension": entry.dimension,
+                     "latest": next((p for p in reversed(points) if p), None),
+                     "thresholds": _threshold_text(entry, used),
+                     "sparkline": _sparkline(runs, points, used)})
+    return rows
+
+
+def _sparkline(runs: list[AuditRun], points: list[dict | None], used: dict) -> str:
+    values = [p["value"] if p else None for p in points]
+    statuses = [p["status"] if p else None for p in points]
+    titles = [f"{_run_label(run)}: " + ("not run" if p is None else "n/a" if p["value"] is None
+                                        else f"{p['value']:.4g}") + f" ({p['status'] if p else '—'})"
+              for run, p in zip(runs, points, strict=True)]
+    return charts.sparkline_svg(values, statuses, pass_threshold=used["pass"], warn_threshold=used["warn"],
+                                direction=used["direction"], titles=titles)
+
+
+@login_required
+def system_trend(request, pk: int, metric_id: str):
+    """One metric of a system across its succeeded audits: a chart over the status bands and the values."""
+    system = get_visible_or_404(AISystem.objects.all(), request.user, pk=pk)
+    entry = CATALOG.get(metric_id)
+    if entry is None:
+        raise Http404("No such metric.")
+    trends = services.metric_trends(system)
+    runs, points, used = trends["runs"], trends["metrics"][metric_id], trends["thresholds"][metric_id]
+    chart = ""
+    if runs:
+        chart = charts.trend_chart([_run_label(r) for r in runs], [p["value"] if p else None for p in points],
+                                   [p["status"] if p else None for p in points], pass_threshold=used["pass"],
+                                   warn_threshold=used["warn"], direction=used["direction"],
+                                   title=f"{metric_id} {entry.name}")
+    rows = [{"run": run, "point": p} for run, p in zip(runs, points, strict=True)][::-1]
+    return render(request, "audit/system_trend.html", {
+        "system": system, "metric": entry, "chart": chart, "rows": rows, "thresholds": _threshold_text(entry, used),
+        "explanation": explain(metric_id), "limit": services.TREND_AUDITS})
 
 
 @login_required
@@ -133,14 +219,63 @@ def _detail_charts(metric: MetricView, tables: list[GroupTable]) -> list[str]:
     return out
 
 
+COMPARE_MAX = 12  # audits one comparison shows side by side
+
+
+def _compare_ids(request) -> list[int]:
+    """Return the audit ids of ?a=&b= and/or ?audits=1,2,3 (repeatable), in the order given; 404 on a bad id."""
+    refs = [request.GET[k] for k in ("a", "b") if request.GET.get(k)]
+    refs += [part for value in request.GET.getlist("audits") for part in value.split(",") if part.strip()]
+    ids = [parse_id(ref.strip()) for ref in refs]
+    if None in ids:
+        raise Http404("Audits are given by id: ?audits=1,2,3")
+    return ids[:COMPARE_MAX]
+
+
 @login_required
 def audit_compare(request):
-    refs = [parse_id(request.GET.get(k, "")) for k in ("a", "b")]
-    if None in refs:
-        raise Http404("Give two audits: ?a=ID&b=ID")
-    a, b = (_visible_run(request, r) for r in refs)
-    comparison = jobs.compare(a, b) if a.result and b.result else None
-    return render(request, "audit/audit_compare.html", {"a": a, "b": b, "comparison": comparison})
+    """Any number of audits side by side: names, metrics ordered by dimension, sparklines and a score chart."""
+    ids = _compare_ids(request)
+    if len(ids) < 2:
+        raise Http404("Give two audits or more: ?audits=1,2,3")
+    runs = [_visible_run(request, r) for r in ids]
+    context = {"runs": [{"run": r, "label": _run_label(r)} for r in runs],
+               "ready": all(r.status == JobStatus.SUCCEEDED and r.result for r in runs),
+               "choices": AuditRun.objects.filter(model_version__system=runs[0].model_version.system,
+                                                  status=JobStatus.SUCCEEDED)
+                                          .select_related("model_version", "dataset_version")[:50],
+               "selected": set(ids)}
+    if context["ready"]:
+        context.update(_comparison(runs))
+    return render(request, "audit/audit_compare.html", context)
+
+
+def _comparison(runs: list[AuditRun]) -> dict:
+    """Return the comparison of succeeded `runs`: dimension groups of metric rows, the score chart, threshold notes."""
+    results = [r.results for r in runs]
+    dimensions = []
+    for dimension, metric_ids in DIMENSIONS.items():
+        rows = []
+        for metric_id in metric_ids:
+            views = [res.metric(metric_id) for res in results]
+            cells = [{"value": v.value, "status": v.status} if v else None for v in views]
+            first, last = cells[0], cells[-1]
+            delta = (last["value"] - first["value"]) if first and last and None not in (first["value"], last["value"]) \
+                else None
+            used = (results[-1].thresholds or {}).get(metric_id) or thresholds_used({})[metric_id]
+            rows.append({"id": metric_id, "name": CATALOG[metric_id].name, "cells": cells, "delta": delta,
+                         "change": status_change(first and first["status"], last and last["status"]),
+                         "sparkline": _sparkline(runs, cells, used)})
+        scores = [r.dimension_scores.get(dimension) for r in runs]
+        dimensions.append({"name": dimension, "scores": scores, "rows": rows})
+    differ = {}
+    for other in runs[1:]:
+        for entry in jobs.thresholds_differ(runs[0].result or {}, other.result or {}):
+            differ.setdefault(entry["metric"], entry)
+    chart = charts.grouped_scores_chart({_run_label(r): r.dimension_scores for r in runs})
+    return {"dimensions": dimensions, "scores_chart": chart,
+            "thresholds_differ": [differ[k] for k in sorted(differ)],
+            "thresholds_note": next((d["note"] for d in differ.values() if d.get("note")), None)}
 
 
 @login_required

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 import re
 
 
@@ -69,5 +70,141 @@ def bar_chart(labels: list[str], values: list[float], *, title: str = "", xlabel
     ax.barh([str(label)[:40] for label in labels], values, color=colours)
     ax.set_title(title, fontsize=10)
     ax.set_xlabel(xlabel)
+    ax.spines[["top", "right"]].set_visible(False)
+    return figure_svg(fig)
+
+
+#
+# Over time: status bands, sparklines, trend and comparison charts
+#
+
+BAND_COLOURS = {"pass": "#e3f1e7", "warn": "#f8edd6", "fail": "#f7e0de"}
+
+
+def status_bands(pass_threshold: float, warn_threshold: float, direction: str, low: float,
+                 high: float) -> list[tuple[float, float, str]]:
+    """Return the [(y0, y1, status)] bands that cover low..high: where a value would pass, warn or fail.
+
+    `direction` is "lower" or "higher" (is better); thresholds are inclusive, as the catalog applies them.
+    Bands outside low..high are left out, so a chart shows only the ones its values reach.
+    """
+    if direction == "lower":
+        edges = [(-math.inf, pass_threshold, "pass"), (pass_threshold, warn_threshold, "warn"),
+                 (warn_threshold, math.inf, "fail")]
+    else:
+        edges = [(-math.inf, warn_threshold, "fail"), (warn_threshold, pass_threshold, "warn"),
+                 (pass_threshold, math.inf, "pass")]
+    bands = []
+    for y0, y1, status in edges:
+        y0, y1 = max(y0, low), min(y1, high)
+        if y1 > y0:
+            bands.append((y0, y1, status))
+    return bands
+
+
+def value_range(values: list[float | None], *thresholds: float) -> tuple[float, float]:
+    """Return a y range that holds every value and threshold, with a margin (a flat series gets one too)."""
+    numbers = [v for v in values if v is not None and math.isfinite(v)] + [t for t in thresholds if math.isfinite(t)]
+    if not numbers:
+        return 0.0, 1.0
+    low, high = min(numbers), max(numbers)
+    margin = (high - low) * 0.12 or max(abs(high) * 0.1, 0.05)
+    return low - margin, high + margin
+
+
+def sparkline_svg(values: list[float | None], statuses: list[str | None], *, pass_threshold: float,
+                  warn_threshold: float, direction: str, titles: list[str] | None = None,
+                  width: int = 180, height: int = 40) -> str:
+    """Return a small inline SVG of a series over status bands: one dot per value, coloured by its status.
+
+    Drawn without matplotlib (a page shows one per metric); it scales to its box (viewBox). A value of
+    None (not applicable, or not finite) leaves a gap; `titles` become each dot's tooltip.
+    """
+    from django.utils.html import escape
+
+    low, high = value_range(values, pass_threshold, warn_threshold)
+    pad = 4
+
+    def y(v: float) -> float:
+        return round(pad + (high - v) / (high - low) * (height - 2 * pad), 2)
+
+    n = len(values)
+
+    def x(i: int) -> float:
+        return round(pad + (i * (width - 2 * pad) / (n - 1) if n > 1 else (width - 2 * pad) / 2), 2)
+
+    parts = [f'<svg class="sparkline" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+             f'width="{width}" height="{height}" role="img" preserveAspectRatio="none">']
+    for y0, y1, status in status_bands(pass_threshold, warn_threshold, direction, low, high):
+        parts.append(f'<rect x="0" y="{y(y1)}" width="{width}" height="{round(y(y0) - y(y1), 2)}" '
+                     f'fill="{BAND_COLOURS[status]}"/>')
+    segment: list[str] = []
+    lines = []
+    for i, v in enumerate(values):
+        if v is None or not math.isfinite(v):
+            lines.append(segment)
+            segment = []
+        else:
+            segment.append(f"{x(i)},{y(v)}")
+    lines.append(segment)
+    for points in lines:
+        if len(points) > 1:
+            parts.append(f'<polyline points="{" ".join(points)}" fill="none" stroke="#5f6b7a" stroke-width="1.2"/>')
+    for i, (v, status) in enumerate(zip(values, statuses, strict=True)):
+        if v is None or not math.isfinite(v):
+            continue
+        tip = f"<title>{escape(titles[i])}</title>" if titles else ""
+        parts.append(f'<circle cx="{x(i)}" cy="{y(v)}" r="2.8" fill="{STATUS_COLOURS.get(status, STATUS_COLOURS[None])}">'
+                     f"{tip}</circle>")
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def trend_chart(labels: list[str], values: list[float | None], statuses: list[str | None], *,
+                pass_threshold: float, warn_threshold: float, direction: str, title: str = "") -> str:
+    """Return a line chart of one metric across audits (oldest first) over its pass/warn/fail bands."""
+    low, high = value_range(values, pass_threshold, warn_threshold)
+    fig, ax = plt.subplots(figsize=(7, 2.8))
+    for y0, y1, status in status_bands(pass_threshold, warn_threshold, direction, low, high):
+        ax.axhspan(y0, y1, color=BAND_COLOURS[status], zorder=0)
+        ax.text(1.01, (y0 + y1) / 2, status, transform=ax.get_yaxis_transform(), va="center", fontsize=8,
+                color=STATUS_COLOURS[status])
+    xs = list(range(len(values)))
+    shown = [(i, v) for i, v in zip(xs, values, strict=True) if v is not None and math.isfinite(v)]
+    if shown:
+        ax.plot([i for i, _ in shown], [v for _, v in shown], color="#5f6b7a", linewidth=1.2, zorder=2)
+        ax.scatter([i for i, _ in shown], [v for _, v in shown], zorder=3, s=28,
+                   color=[STATUS_COLOURS.get(statuses[i], STATUS_COLOURS[None]) for i, _ in shown])
+    for i, v in enumerate(values):
+        if v is None or not math.isfinite(v):
+            ax.text(i, (low + high) / 2, "n/a", ha="center", fontsize=8, color="#7a7f87")
+    ax.set_ylim(low, high)
+    ax.set_xlim(-0.5, max(len(values) - 0.5, 0.5))
+    ax.set_xticks(xs)
+    ax.set_xticklabels([str(label)[:24] for label in labels], rotation=30 if len(labels) > 4 else 0, ha="right"
+                       if len(labels) > 4 else "center", fontsize=8)
+    ax.set_title(title, fontsize=10)
+    ax.spines[["top", "right"]].set_visible(False)
+    return figure_svg(fig)
+
+
+def grouped_scores_chart(series: dict[str, dict[str, float | None]]) -> str:
+    """Return a grouped bar chart of dimension scores: one group per dimension, one bar per audit (`series` key)."""
+    names = list(series)
+    dimensions = list(dict.fromkeys(d for scores in series.values() for d in scores))
+    fig, ax = plt.subplots(figsize=(7, 0.5 * len(dimensions) * max(1, len(names)) ** 0.5 + 1.2))
+    height = 0.8 / max(len(names), 1)
+    palette = ["#2456a6", "#a86b00", "#1f7a3a", "#7b3fa0", "#b3261e", "#2a8c8c", "#5f6b7a"]
+    for k, name in enumerate(names):
+        ys = [i - 0.4 + height * (k + 0.5) for i in range(len(dimensions))]
+        vals = [series[name].get(d) for d in dimensions]
+        ax.barh(ys, [v if v is not None else 0 for v in vals], height=height * 0.9, label=str(name)[:30],
+                color=palette[k % len(palette)])
+    ax.set_yticks(range(len(dimensions)))
+    ax.set_yticklabels([d.replace("_", " ") for d in dimensions])
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("score (pass = 1, warn = 0.5, fail = 0)")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
     ax.spines[["top", "right"]].set_visible(False)
     return figure_svg(fig)
