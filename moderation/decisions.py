@@ -44,11 +44,14 @@ STALE_CLAIM_SECONDS = 600
 
 _lock = threading.Lock()
 _state = {"count": 0, "first": None}
+_made: set[Path] = set()  # spool folders this process created or found: no mkdir per call on the hot path
 
 
 def spool_dir() -> Path:
     path = Path(getattr(settings, "ASSAY_MODERATION_SPOOL_DIR", "") or Path(settings.DATA_DIR) / "moderation-spool")
-    path.mkdir(parents=True, exist_ok=True)
+    if path not in _made:
+        path.mkdir(parents=True, exist_ok=True)
+        _made.add(path)
     return path
 
 
@@ -68,7 +71,11 @@ def append(records: list[dict]) -> None:
         return
     lines = "".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n" for r in records).encode()
     with _lock:
-        fd = os.open(spool_dir() / _active_name(), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            fd = os.open(spool_dir() / _active_name(), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        except FileNotFoundError:  # the folder was removed since this process made it
+            _made.clear()
+            fd = os.open(spool_dir() / _active_name(), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             os.write(fd, lines)
         finally:

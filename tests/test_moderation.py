@@ -497,6 +497,34 @@ def test_a_policy_that_keeps_text_stores_it(as_alice, alice_org):
     assert found["count"] == 1
 
 
+def test_the_hot_path_remembers_a_valid_token_for_a_few_seconds(alice, alice_org, settings,
+                                                                django_assert_num_queries):
+    # given: the per-process caches on, a token, and one call that fills them
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    settings.ASSAY_MODERATION_CACHE_SECONDS = 5
+    services.default_policy(alice_org)
+    token = Token.objects.create(user=alice)
+    client, stranger = APIClient(), APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    stranger.credentials(HTTP_AUTHORIZATION="Token " + "0" * 40)
+    assert moderate(client, {"input": "hello"}).status_code == 200
+
+    # when / then: the next call reads nothing from the database; a wrong key is never remembered
+    with django_assert_num_queries(0):
+        assert moderate(client, {"input": "hello again"}).status_code == 200
+    with django_assert_num_queries(1):
+        assert moderate(stranger, {"input": "hello"}).status_code == 401
+    with django_assert_num_queries(1):
+        assert moderate(stranger, {"input": "hello"}).status_code == 401
+
+    # and a deleted token stops working once the remembered lookup expires
+    token.delete()
+    services._lookups.clear()  # what ASSAY_MODERATION_CACHE_SECONDS passing does
+    assert moderate(client, {"input": "hello"}).status_code == 401
+
+
 def test_a_dead_process_spool_is_collected(alice_org, settings):
     policy = services.default_policy(alice_org)
     services.moderate(["hello"], organization=alice_org, policy=policy)

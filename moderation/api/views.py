@@ -13,7 +13,8 @@ from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status
-from rest_framework.decorators import action, api_view, parser_classes
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.decorators import action, api_view, authentication_classes, parser_classes
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
@@ -38,6 +39,7 @@ from ..models import (
     ModerationPolicy,
 )
 from . import serializers as s
+from .auth import CachedTokenAuthentication
 
 UPLOAD_PARSERS = [MultiPartParser, FormParser, StrictJSONParser]
 
@@ -135,6 +137,7 @@ def _inputs(data) -> list[str]:
 @extend_schema(request=OpenApiTypes.OBJECT, responses={200: OpenApiTypes.OBJECT}, tags=["moderation"],
                parameters=[OpenApiParameter("organization", str)])
 @api_view(["POST"])
+@authentication_classes([CachedTokenAuthentication, SessionAuthentication])
 @parser_classes([StrictJSONParser])
 def moderations(request):
     """Moderate text in OpenAI's shape: `{"input": "text" | ["text", …], "policy": id?}`.
