@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .datasets import Schema
-from .metrics.base import AuditContext, AuditData
+from .metrics.base import AuditContext, AuditData, Population
 
 ASSAY_VERSION = "0.1.0"
 
@@ -29,18 +29,57 @@ class Prepared:
     positive_class: str
     load_s: float
     rows_dropped: dict | None = None
+    samples: dict | None = None  # the input samples drawn when a split has more rows than `input_rows`
+    rows_train: int | None = None  # training rows before sampling (None: all are in AuditData)
 
 
-def _class_indices(values: pd.Series, classes: list[str], where: str) -> np.ndarray:
+def class_indices(values: pd.Series, classes: list[str], where: str) -> np.ndarray:
     from .modelio.encoder import category_key
 
     lookup = {str(c): i for i, c in enumerate(classes)}
-    keys = pd.Series([category_key(v) for v in values], index=values.index, dtype=object).astype(str).str.strip()
+    # each distinct value is looked up once, whatever the row count
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    keys = [str(category_key(v)).strip() for v in uniques]
     unknown = sorted(set(keys) - set(lookup))
     if unknown:
         raise ValueError(f"The {where} target holds values the model does not know: {', '.join(unknown[:5])} "
                          f"(model classes: {', '.join(map(str, classes))})")
-    return keys.map(lookup).to_numpy(dtype=np.int64)
+    return np.asarray([lookup[k] for k in keys], dtype=np.int64)[codes]
+
+
+def class_dtype(n_classes: int) -> np.dtype:
+    """The smallest integer type for class indices (an int8 per row where there are few classes)."""
+    return np.dtype(np.int8 if n_classes < 128 else np.int32)
+
+
+def predicted_classes(model, x: np.ndarray, batch_size: int = 8192) -> np.ndarray:
+    """Return the class the audit engine predicts for each design-matrix row (as `AuditState.yhat_eval`)."""
+    import torch
+
+    module = model.torch_module
+    if module is None:
+        if model.predict_proba is not None:
+            return np.asarray(model.predict_proba(x), dtype=np.float64).argmax(axis=1)
+        return np.asarray(model.predict(x), dtype=np.int64)
+    params = list(module.parameters())
+    dtype, device = (params[0].dtype, params[0].device) if params else (torch.float32, torch.device("cpu"))
+    parts = []
+    with torch.inference_mode():
+        for start in range(0, len(x), batch_size):
+            chunk = torch.as_tensor(np.asarray(x[start : start + batch_size]), dtype=dtype, device=device)
+            parts.append(torch.softmax(module.eval()(chunk), dim=1).double().argmax(dim=1).cpu().numpy())
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+
+def sample_record(rows: np.ndarray, population: int, seed: int) -> dict:
+    """Describe a sample as `AuditState.sample` does: seed, sizes and the SHA-256 of its int64 row indices."""
+    return {"seed": int(seed), "population": int(population), "size": int(len(rows)),
+            "sha256": hashlib.sha256(np.ascontiguousarray(rows, dtype=np.int64).tobytes()).hexdigest()}
+
+
+# Seed offsets of the input samples (the engine's own samples use 0-4).
+TRAIN_INPUTS_OFFSET, EVAL_INPUTS_OFFSET = 11, 10
+INPUT_CHUNK_ROWS = 100_000  # rows whose design matrix is built at once when predicting every row
 
 
 def _first_line(exc: BaseException) -> str:
@@ -83,11 +122,15 @@ def accepted_rows(loaded, frame: pd.DataFrame, features: list[str]) -> tuple[np.
 
 
 def prepare(loaded, train: pd.DataFrame, evaluation: pd.DataFrame, schema: Schema, *, started: float,
-            training_assumed: bool = False, dropped: dict[str, int] | None = None) -> Prepared:
+            training_assumed: bool = False, dropped: dict[str, int] | None = None,
+            config: dict | None = None) -> Prepared:
     """Return the audit inputs: design matrices, class indices and sensitive attributes.
 
     Rows with missing values stay when the model takes them; those it cannot take are dropped
     and counted with the reason in `Prepared.rows_dropped` (with those `dropped` before).
+    With an audit `config` (not for DP training, which reads every row), a split of more than its
+    `input_rows` rows keeps the model inputs of a seeded sample of them; every evaluation row's
+    labels, prediction and groups go into `AuditData.population`.
     """
     classes = [str(c) for c in loaded.classes]
     positive = str(schema.positive_label)
@@ -105,22 +148,51 @@ def prepare(loaded, train: pd.DataFrame, evaluation: pd.DataFrame, schema: Schem
         else:
             evaluation = evaluation[keep].reset_index(drop=True)
     rows_dropped["count"] = sum(rows_dropped["reasons"].values())
+    rows_train = len(train)
     if len(evaluation) == 0 or len(train) == 0:
         reasons = "; ".join(f"{n} rows: {r}" for r, n in rows_dropped["reasons"].items())
         raise ValueError("The dataset needs both training and evaluation rows" + (f" (dropped {reasons})" if reasons else ""))
+    samples, population = {}, None
+    if config is not None:
+        from .metrics.engine import validate_config
+        from .metrics.state import sample_rows
+
+        settings = validate_config(config)
+        input_rows, seed = settings["input_rows"], settings["seed"]
+        if len(train) > input_rows:
+            rows = sample_rows(len(train), input_rows, seed=seed + TRAIN_INPUTS_OFFSET)
+            samples["inputs (training)"] = sample_record(rows, len(train), seed + TRAIN_INPUTS_OFFSET)
+            train = train.iloc[rows].reset_index(drop=True)
+        if len(evaluation) > input_rows:
+            rows = sample_rows(len(evaluation), input_rows, seed=seed + EVAL_INPUTS_OFFSET)
+            samples["inputs (evaluation)"] = sample_record(rows, len(evaluation), seed + EVAL_INPUTS_OFFSET)
+            population = _population(loaded, evaluation, schema, classes, rows, settings["batch_size"])
+            evaluation = evaluation.iloc[rows].reset_index(drop=True)
     x_train, columns, column_features, categorical = loaded.design_matrix(train)
     x_eval, *_ = loaded.design_matrix(evaluation)
     data = AuditData(
         x_train=np.asarray(x_train, dtype=np.float64), x_eval=np.asarray(x_eval, dtype=np.float64),
-        y_train=_class_indices(train[schema.target], classes, "training"),
-        y_eval=_class_indices(evaluation[schema.target], classes, "evaluation"),
+        y_train=class_indices(train[schema.target], classes, "training"),
+        y_eval=class_indices(evaluation[schema.target], classes, "evaluation"),
         sensitive_train={a: train[a].to_numpy() for a in schema.sensitive_attributes},
         sensitive_eval={a: evaluation[a].to_numpy() for a in schema.sensitive_attributes},
         columns=list(columns), column_features=list(column_features),
         categorical=np.asarray(categorical, dtype=bool), positive_index=classes.index(positive),
-        training_assumed=training_assumed,
+        training_assumed=training_assumed, population=population,
     )
-    return Prepared(loaded, data, positive, time.perf_counter() - started, rows_dropped)
+    return Prepared(loaded, data, positive, time.perf_counter() - started, rows_dropped, samples, rows_train)
+
+
+def _population(loaded, evaluation: pd.DataFrame, schema: Schema, classes: list[str], sample: np.ndarray,
+                batch_size: int) -> Population:
+    """Return every evaluation row's class, predicted class and groups, predicting in bounded chunks."""
+    model, kind = loaded.to_audit_model(), class_dtype(len(classes))
+    yhat = np.empty(len(evaluation), dtype=kind)
+    for start in range(0, len(evaluation), INPUT_CHUNK_ROWS):
+        x = loaded.design_matrix(evaluation.iloc[start : start + INPUT_CHUNK_ROWS])[0]
+        yhat[start : start + len(x)] = predicted_classes(model, x, batch_size)
+    return Population(y=class_indices(evaluation[schema.target], classes, "evaluation").astype(kind), yhat=yhat,
+                      sensitive={a: evaluation[a].to_numpy() for a in schema.sensitive_attributes}, sample=sample)
 
 
 def library_versions() -> dict[str, str]:
@@ -141,6 +213,7 @@ def audit(prepared: Prepared, *, model_bytes: bytes, fmt: str, config: dict | No
 
     outcome = run_audit(prepared.model.to_audit_model(), prepared.data, config, context=context,
                         progress=progress, should_cancel=should_cancel)
+    outcome["samples"] = {**(prepared.samples or {}), **outcome["samples"]}
     dropped = prepared.rows_dropped or {}
     if dropped.get("count"):
         for entry in outcome["metrics"].values():
@@ -150,7 +223,9 @@ def audit(prepared: Prepared, *, model_bytes: bytes, fmt: str, config: dict | No
         "assay_version": ASSAY_VERSION,
         "model": {"format": fmt, "sha256": hashlib.sha256(model_bytes).hexdigest(),
                   "classes": [str(c) for c in prepared.model.classes], "positive_class": prepared.positive_class},
-        "dataset": {"rows_train": int(len(data.y_train)), "rows_eval": int(len(data.y_eval)),
+        "dataset": {"rows_train": int(prepared.rows_train or len(data.y_train)),
+                    "rows_eval": int(len(data.population.y) if data.population is not None else len(data.y_eval)),
+                    "input_rows": {"train": int(len(data.y_train)), "eval": int(len(data.y_eval))},
                     "sensitive_attributes": list(data.sensitive_eval),
                     "rows_dropped": prepared.rows_dropped or {"count": 0, "train": 0, "eval": 0, "reasons": {}}},
         "config": outcome["config"],

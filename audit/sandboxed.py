@@ -54,16 +54,44 @@ def check_model(request: dict[str, Any], in_dir: Path, out_dir: Path, progress: 
 
 
 def run_audit(request: dict[str, Any], in_dir: Path, out_dir: Path, progress: Progress) -> dict[str, Any]:
-    """Load the model and data once and run every metric; return the Result JSON of METRICS.md."""
+    """Load the model and data once and run every metric; return the Result JSON of METRICS.md.
+
+    With `"stream": true` the table is read in chunks (`audit.streaming`): memory stays bounded
+    whatever its row count.
+    """
     from . import runner
     from .metrics.base import AuditContext
 
     started = time.perf_counter()
     progress(1, "loading model and data")
+    context = AuditContext(**request["context"]) if request.get("context") else None
+    if request.get("stream"):
+        prepared = _prepare_stream(request, in_dir, started, progress)
+        return runner.audit(prepared, model_bytes=(in_dir / "model").read_bytes(), fmt=request["format"],
+                            config=request.get("config"), context=context, progress=progress)
     splits = _splits(request, in_dir)
     loaded = _load(request, in_dir, splits)
     prepared = runner.prepare(loaded, splits.train, splits.eval, splits.schema, started=started,
-                              training_assumed=bool(request.get("training_assumed")), dropped=splits.dropped)
-    context = AuditContext(**request["context"]) if request.get("context") else None
+                              training_assumed=bool(request.get("training_assumed")), dropped=splits.dropped,
+                              config=request.get("config") or {})
     return runner.audit(prepared, model_bytes=(in_dir / "model").read_bytes(), fmt=request["format"],
                         config=request.get("config"), context=context, progress=progress)
+
+
+def _prepare_stream(request: dict[str, Any], in_dir: Path, started: float, progress: Progress):
+    from .datasets import Schema
+    from .modelio import load_model
+    from .modelio.sniff import check_format
+    from .streaming import TableFile, prepare_file
+
+    model = (in_dir / "model").read_bytes()
+    check_format(request["format"], model)
+    schema = Schema(**request["schema"])
+
+    def load(train_frame, classes, resolved):
+        return load_model(request["format"], model, features=resolved.features, categorical=resolved.categorical,
+                          train_frame=train_frame, classes=request.get("classes") or classes)
+
+    return prepare_file(TableFile(in_dir / "dataset", request["file_format"]), schema, load,
+                        config=request.get("config") or {}, started=started,
+                        training_assumed=bool(request.get("training_assumed")), progress=progress)

@@ -348,10 +348,11 @@ def _exit_reason(code: int) -> tuple[str, str]:
     return "crash", f"stopped with exit status {code}"
 
 
-def run(entry: str, request: dict[str, Any], inputs: dict[str, bytes] | None = None, *,
+def run(entry: str, request: dict[str, Any], inputs: dict[str, bytes | Path] | None = None, *,
         limits_: Limits | None = None, progress: Callable[[float, str], None] | None = None,
         should_cancel: Callable[[], bool] | None = None, what: str = "the model") -> SandboxResult:
-    """Run ENTRIES[entry] in the sandbox on `request` (JSON) and `inputs` (file name -> bytes).
+    """Run ENTRIES[entry] in the sandbox on `request` (JSON) and `inputs` (file name -> bytes, or a file's path:
+    a large table is copied in without being read into this process's memory).
 
     Returns its result and output files. Raises SandboxError (one line: a refused model, a bad
     input, a crash), SandboxLimitError (a limit was hit; the child was killed) or SandboxCancelled.
@@ -371,7 +372,10 @@ def run(entry: str, request: dict[str, Any], inputs: dict[str, bytes] | None = N
         for name, data in (inputs or {}).items():
             if "/" in name or name.startswith("."):
                 raise ValueError(f"bad sandbox input name {name!r}")
-            (in_dir / name).write_bytes(data)
+            if isinstance(data, Path):
+                shutil.copyfile(data, in_dir / name)
+            else:
+                (in_dir / name).write_bytes(data)
         spec = {"entry": entry, "request": request, "limits": asdict(limits_)}
         if use == "bubblewrap" and _gpu_devices():
             # CUDA reserves far more address space than it uses: no RLIMIT_AS where the GPU is visible

@@ -58,7 +58,8 @@ def test_it_audits_a_zoo_folder_without_registering_anything(db, files):
     result = _audit(files, files["zoo"], "torch-zoo", files["tmp"] / "out.json")
     assert len(result["metrics"]) == 23
     assert result["dataset"] == {"rows_train": 280, "rows_eval": 120, "sensitive_attributes": ["sex"],
-                                 "rows_dropped": {"count": 0, "train": 0, "eval": 0, "reasons": {}}}
+                                 "rows_dropped": {"count": 0, "train": 0, "eval": 0, "reasons": {}},
+                                 "input_rows": {"train": 280, "eval": 120}}
     assert result["metrics"]["TRANS-01"]["status"] == "not_applicable"
     assert result["metrics"]["TRANS-01"]["reason"]
     assert not ModelVersion.objects.exists() and not AuditRun.objects.exists()

@@ -6,13 +6,14 @@ from core import broker
 
 
 def _connection(folder) -> Connection:
-    # processed messages go to a folder of the test's own (kombu's default is tempfile.gettempdir(),
-    # which other tests in the same process may have pointed elsewhere)
-    processed = folder / "processed"
-    processed.mkdir(exist_ok=True)
+    # Every folder is the test's own: kombu's defaults are relative ("control" for the exchange tables,
+    # read from the working directory on each send) or shared (tempfile.gettempdir() for processed messages).
+    messages, processed, control = folder / "messages", folder / "processed", folder / "control"
+    for sub in (messages, processed, control):
+        sub.mkdir(exist_ok=True)
     return Connection(transport="core.broker:Transport", transport_options={
-        "data_folder_in": str(folder), "data_folder_out": str(folder), "store_processed": True,
-        "processed_folder": str(processed)})
+        "data_folder_in": str(messages), "data_folder_out": str(messages), "store_processed": True,
+        "processed_folder": str(processed), "control_folder": str(control)})
 
 
 def test_it_delivers_more_than_ten_messages_in_the_order_they_were_sent(tmp_path):

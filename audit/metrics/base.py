@@ -47,6 +47,25 @@ class AuditModel:
 
 
 @dataclass
+class Population:
+    """Every evaluation row, when `AuditData`'s evaluation arrays hold a sample of them.
+
+    The metrics that read only labels and groups (FAIR-*, accuracy, the trivial-model check) use
+    every row; those that need the model's inputs (ROB-*, EXPL-*, PRIV-01, DATA-03) use the sample.
+
+    Attributes:
+        y, yhat: true and predicted class indices (n,).
+        sensitive: raw values of each sensitive attribute per row (n,).
+        sample: the population row of each sample row (sorted), i.e. `AuditData.x_eval[i]` is row `sample[i]`.
+    """
+
+    y: np.ndarray
+    yhat: np.ndarray
+    sensitive: dict[str, np.ndarray]
+    sample: np.ndarray
+
+
+@dataclass
 class AuditData:
     """Training and evaluation rows in the design-matrix space of one model.
 
@@ -61,6 +80,8 @@ class AuditData:
         positive_index: index of the positive class.
         image: True for image inputs (pixel-space perturbations, no standardisation).
         training_assumed: True when the train split is assumed to be the model's training data.
+        population: every evaluation row's labels and groups when x_eval holds a sample of them
+            (more rows than the config's `input_rows`); None when x_eval holds every row.
     """
 
     x_train: np.ndarray
@@ -75,6 +96,7 @@ class AuditData:
     positive_index: int = 1
     image: bool = False
     training_assumed: bool = False
+    population: Population | None = None
 
 
 @dataclass

@@ -46,11 +46,14 @@ DEFAULTS: dict[str, Any] = {
     "batch_size": 8192,
     "n_boot": 200,  # bootstrap replicates of the 95 % intervals (0: none)
     "query_budget": 100,  # ROB-02 black-box refinement: queries per row against the real model (0: none)
+    # Rows of each split whose model inputs the audit holds: beyond this, the input metrics (ROB-*,
+    # EXPL-*, PRIV-01, DATA-03) read a seeded sample and FAIR-* and the accuracies still read every row.
+    "input_rows": 200_000,
 }
 _INTS_MIN_0 = ("n_boot", "query_budget")
 _INTS_MIN_1 = ("pgd_steps", "noise_draws", "ig_steps", "ig_rows", "sensitivity_rows", "sensitivity_samples",
                "infidelity_samples", "surrogate_depth", "surrogate_rows", "mia_rows", "poisoning_rows",
-               "min_group_size", "batch_size")
+               "min_group_size", "batch_size", "input_rows")
 _POSITIVE_FLOATS = ("epsilon", "noise_sigma", "sensitivity_radius", "infidelity_sigma")
 # Upper bounds: every knob that sets how much work an audit does is bounded, so that one request
 # cannot hold a worker for days (pgd_steps=10**9) or ask for more memory than a machine has.
@@ -71,6 +74,7 @@ MAXIMA: dict[str, int | float] = {
     "batch_size": 262_144,
     "n_boot": 10_000,
     "query_budget": 10_000,
+    "input_rows": 10_000_000,
     "epsilon": 100.0,
     "noise_sigma": 100.0,
     "sensitivity_radius": 100.0,
@@ -231,11 +235,11 @@ def baseline(state: AuditState) -> dict[str, Any]:
     (FAIR-01, ROB-01, …) pass vacuously on a model that predicts one class for everyone.
     """
     counts = np.bincount(state.data.y_train, minlength=state.n_classes) if len(state.data.y_train) else \
-        np.bincount(state.data.y_eval, minlength=state.n_classes)
+        np.bincount(state.population_y, minlength=state.n_classes)
     majority = int(np.argmax(counts))
-    majority_accuracy = float(np.mean(state.data.y_eval == majority))
-    accuracy = state.accuracy_eval
-    predicted = np.bincount(state.yhat_eval, minlength=state.n_classes)
+    majority_accuracy = float(np.mean(state.population_y == majority))
+    accuracy = state.accuracy_population
+    predicted = np.bincount(state.population_yhat, minlength=state.n_classes)
     return {"accuracy": accuracy, "majority_class": state.model.classes[majority],
             "majority_accuracy": majority_accuracy, "predicted_classes": int((predicted > 0).sum()),
             "trivial_model": bool(accuracy <= majority_accuracy + 1e-12)}

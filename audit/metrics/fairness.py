@@ -104,8 +104,24 @@ def _rate(num: np.ndarray, den: np.ndarray) -> np.ndarray:
 
 def encode_groups(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Return (group labels as strings, integer code per row)."""
-    labels, codes = np.unique(np.asarray(values).astype(str), return_inverse=True)
-    return labels, codes.reshape(-1)
+    import pandas as pd
+
+    values = np.asarray(values)
+    if values.dtype.kind == "U":
+        labels, codes = np.unique(values, return_inverse=True)
+        return labels, codes.reshape(-1)
+    # Hash the rows' values once (linear), then sort the few distinct ones as text: the same labels
+    # and codes as np.unique(values.astype(str)) without a fixed-width text copy of every row.
+    first, uniques = pd.factorize(values, use_na_sentinel=True)
+    texts = np.asarray(uniques).astype(str)
+    missing = first < 0
+    if missing.any():  # None and NaN stay apart ("None", "nan"), as their text differs
+        extra, extra_codes = np.unique(values[missing].astype(str), return_inverse=True)
+        first = first.copy()
+        first[missing] = len(texts) + extra_codes.reshape(-1)
+        texts = np.concatenate([texts, extra])
+    labels, merged = np.unique(texts, return_inverse=True)
+    return labels, merged.reshape(-1)[first]
 
 
 def group_confusion(
@@ -264,7 +280,9 @@ def bin_numeric(values: np.ndarray, *, edges: list[float] | None, reference: np.
         raise ValueError(BIN_EDGES_ERROR.format(name, edges))
     names = [f"<{edges[0]:g}"] + [f"[{a:g}, {b:g})" for a, b in zip(edges[:-1], edges[1:], strict=True)]
     names.append(f">={edges[-1]:g}")
-    return np.asarray(names)[np.digitize(np.asarray(values, dtype=np.float64), edges)], [float(e) for e in edges]
+    # object labels: one reference per row, not a fixed-width text copy of each
+    return np.asarray(names, dtype=object)[np.digitize(np.asarray(values, dtype=np.float64), edges)], \
+        [float(e) for e in edges]
 
 
 MISSING_GROUP = "(missing)"
@@ -274,8 +292,17 @@ def _missing(values: np.ndarray) -> np.ndarray:
     """Return True where a sensitive value is missing (None, NaN, or a blank string)."""
     import pandas as pd
 
-    series = pd.Series(values, dtype=object)
-    return (series.isna() | series.map(lambda v: isinstance(v, str) and not v.strip())).to_numpy()
+    values = np.asarray(values)
+    if values.dtype.kind in "fc":
+        return np.isnan(values)
+    if values.dtype.kind in "US":
+        return np.char.strip(values) == ("" if values.dtype.kind == "U" else b"")
+    if values.dtype.kind != "O":
+        return np.zeros(len(values), dtype=bool)
+    # decided once per distinct value, not once per row
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    blank = np.fromiter((isinstance(v, str) and not v.strip() for v in uniques), dtype=bool, count=len(uniques))
+    return (codes < 0) | np.append(blank, True)[codes]
 
 
 def _numeric(values: np.ndarray) -> bool:
@@ -300,10 +327,11 @@ def sensitive_groups(state: AuditState, split: str) -> dict[str, tuple[np.ndarra
 def compute_sensitive_groups(state: AuditState, split: str) -> dict[str, tuple[np.ndarray, list[float] | None]]:
     """Compute what `AuditState.sensitive_groups_<split>` holds."""
     chosen = state.config["sensitive_attributes"]
-    source = state.data.sensitive_train if split == "train" else state.data.sensitive_eval
+    population = state.population_sensitive
+    source = state.data.sensitive_train if split == "train" else population
     out: dict[str, tuple[np.ndarray, list[float] | None]] = {}
-    for name in chosen if chosen is not None else list(state.data.sensitive_eval):
-        values, reference = np.asarray(source[name]), np.asarray(state.data.sensitive_eval[name])
+    for name in chosen if chosen is not None else list(population):
+        values, reference = np.asarray(source[name]), np.asarray(population[name])
         missing, ref_missing = _missing(values), _missing(reference)
         if missing.any() or ref_missing.any():  # a missing value is its own group, never a silent drop
             values, reference = values.copy(), reference[~ref_missing]
@@ -325,7 +353,7 @@ def group_tables(state: AuditState) -> dict[int, dict[str, tuple[GroupTable, dic
 
 def compute_group_tables(state: AuditState) -> dict[int, dict[str, tuple[GroupTable, dict[str, int]]]]:
     """Compute what `AuditState.group_tables` holds: one confusion pass per class and attribute."""
-    y, yhat = state.data.y_eval, state.yhat_eval
+    y, yhat = state.population_y, state.population_yhat
     return {
         c: {
             name: group_confusion(y == c, yhat == c, groups, min_group_size=state.config["min_group_size"])
@@ -412,7 +440,7 @@ def fairness_interval(state: AuditState, metric_id: str, higher_is_better: bool,
     encoded = {name: encode_groups(groups[name][0]) for name in names}
     kept = {name: np.isin(encoded[name][0], group_tables(state)[c][name][0].groups)
             for c in state.target_classes for name in names}
-    codes = np.column_stack([*(encoded[name][1] for name in names), state.data.y_eval, state.yhat_eval])
+    codes = np.column_stack([*(encoded[name][1] for name in names), state.population_y, state.population_yhat])
 
     def statistic(draws: np.ndarray, cells: np.ndarray) -> np.ndarray:
         worst = None

@@ -112,5 +112,5 @@ def generalisation_gap_outcome(state: AuditState) -> MetricOutcome:
     """
     if len(state.data.x_train) == 0 or len(state.data.x_eval) == 0:
         return MetricOutcome(None, reason="needs training and evaluation rows")
-    return MetricOutcome(state.accuracy_train - state.accuracy_eval,
-                         {"train_accuracy": state.accuracy_train, "eval_accuracy": state.accuracy_eval})
+    return MetricOutcome(state.accuracy_train - state.accuracy_population,
+                         {"train_accuracy": state.accuracy_train, "eval_accuracy": state.accuracy_population})

@@ -186,6 +186,27 @@ class AuditState:
     def accuracy_train(self) -> float:
         return float(np.mean(self.yhat_train == self.data.y_train))
 
+    # ------------------------------------------- every evaluation row (x_eval may hold a sample of them)
+    @property
+    def population_y(self) -> np.ndarray:
+        """True classes of every evaluation row (FAIR-*, the baseline)."""
+        return self.data.population.y if self.data.population is not None else self.data.y_eval
+
+    @property
+    def population_yhat(self) -> np.ndarray:
+        """Predicted classes of every evaluation row."""
+        return self.data.population.yhat if self.data.population is not None else self.yhat_eval
+
+    @property
+    def population_sensitive(self) -> dict[str, np.ndarray]:
+        """Sensitive values of every evaluation row."""
+        return self.data.population.sensitive if self.data.population is not None else self.data.sensitive_eval
+
+    @cached_property
+    def accuracy_population(self) -> float:
+        """Accuracy on every evaluation row (`accuracy_eval` is on the rows of x_eval)."""
+        return float(np.mean(self.population_y == self.population_yhat))
+
     def losses(self, split: str) -> np.ndarray:
         """Return per-example cross-entropy −ln p_y on `split` ("train" or "eval")."""
         proba, y = (self.proba_train, self.data.y_train) if split == "train" else (self.proba_eval, self.data.y_eval)
