@@ -89,6 +89,12 @@ class EvaluationRunner(JobRunner):
                                          "status": {k: v.get("status") for k, v in result["rates"].items()
                                                     if isinstance(v, dict) and "status" in v}})
 
+    def finished(self, row: Evaluation) -> None:
+        """Tell whoever listens (the reports app) that the evaluation ended; they enqueue on commit, never wait."""
+        from .signals import evaluation_finished
+
+        evaluation_finished.send(sender=Evaluation, evaluation_id=row.pk)
+
 
 def result_head(seed: int, target: dict, versions, cases, scored: dict, timings: dict) -> dict:
     """Return the Result JSON of GENAI.md without its items (they are stored as rows)."""

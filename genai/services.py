@@ -146,6 +146,59 @@ def start_evaluation(target: Target, bank_versions, *, seed: int = 0, sizes: dic
     return row
 
 
+#
+# Scheduled evaluations (the reports app fires them like scheduled audits)
+#
+
+SCHEDULE_DEFAULTS = {"sample": None, "seed": 0, "max_new_tokens": 64, "mutations": [], "review_sample": 20,
+                     "lang": "zh"}
+REPORT_LANGUAGES = ("zh", "en")
+
+
+def schedule_options(config: dict) -> dict:
+    """Return a schedule's evaluation options with their defaults, checked; raise GenaiError naming the bad key.
+
+    `sample` is the number of prompts of each kind (None: the standard's sizes), `lang` the language
+    of the self-assessment report the schedule sends.
+    """
+    if not isinstance(config, dict):
+        raise GenaiError("The options are a JSON object", {"config": "not an object"})
+    unknown = sorted(set(config) - set(SCHEDULE_DEFAULTS))
+    if unknown:
+        raise GenaiError(f"Unknown evaluation option {unknown[0]!r}; known: {', '.join(SCHEDULE_DEFAULTS)}",
+                         {"config": f"unknown key {unknown[0]}"})
+    options = {**SCHEDULE_DEFAULTS, **config}
+    ranges = {"sample": (0, MAX_SAMPLE), "seed": (-(2**31), 2**31 - 1), "max_new_tokens": (1, 512),
+              "review_sample": (0, 1000)}
+    for key, (low, high) in ranges.items():
+        value = options[key]
+        if key == "sample" and value is None:
+            continue
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise GenaiError(f"{key} must be an integer in {low}..{high}", {"config": f"{key} out of range"})
+    if not isinstance(options["mutations"], list) or any(m not in mutations.NAMES for m in options["mutations"]):
+        raise GenaiError(f"mutations is a list of: {', '.join(mutations.NAMES)}", {"config": "unknown mutation"})
+    if options["lang"] not in REPORT_LANGUAGES:
+        raise GenaiError("lang is zh or en", {"config": "lang is zh or en"})
+    return options
+
+
+def start_scheduled_evaluation(target: Target, banks_, config: dict, *, user=None) -> Evaluation:
+    """Start an evaluation of `target` on the current versions of `banks_` with a schedule's options."""
+    options = schedule_options(config)
+    versions = []
+    for bank in banks_:
+        version = bank.current()
+        if version is None:
+            raise GenaiError(f"The bank {bank.name!r} has no version", {"banks": "empty bank"})
+        versions.append(version)
+    sample = options["sample"]
+    sizes = {k: sample for k in evaluation.PROMPT_KINDS} if sample is not None else None
+    return start_evaluation(target, versions, seed=options["seed"], sizes=sizes, mutation_names=options["mutations"],
+                            max_new_tokens=options["max_new_tokens"], review_sample=options["review_sample"],
+                            user=user)
+
+
 def bank_items(bank_versions) -> list[dict]:
     """Return the items of several bank versions, each tagged with its bank's name."""
     return [{**i, "bank": v.bank.name} for v in bank_versions for i in v.items]

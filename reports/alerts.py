@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import math
+from collections.abc import Callable
 from typing import Any
 
 from audit.results import status_change
@@ -25,15 +26,20 @@ def _moved(before: float | None, after: float | None) -> bool:
     return not math.isclose(before, after, rel_tol=0.0, abs_tol=VALUE_TOLERANCE)
 
 
-def changes(previous: list[dict[str, Any]], current: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Return the metrics whose value or status moved, with both sides and the status change."""
+def changes(previous: list[dict[str, Any]], current: list[dict[str, Any]], *,
+            compare: Callable[[str | None, str | None], str] = status_change) -> list[dict[str, Any]]:
+    """Return the metrics whose value or status moved, with both sides and the status change.
+
+    `compare` ranks two statuses ("same", "worse", "better", "changed"): the audit's by default, an
+    evaluation's rates pass their own (reports.evaluations.rate_change).
+    """
     before = {row["id"]: row for row in previous}
     out = []
     for row in current:
         old = before.get(row["id"])
         if old is None:
             continue
-        change = status_change(old.get("status"), row.get("status"))
+        change = compare(old.get("status"), row.get("status"))
         if change != "same" or _moved(old.get("value"), row.get("value")):
             delta = (row["value"] - old["value"]) if isinstance(row.get("value"), int | float) and \
                 isinstance(old.get("value"), int | float) else None

@@ -1,4 +1,4 @@
-"""Scheduled audits and their reports: schedules, their firings, rendered reports and deliveries.
+"""Scheduled audits and generative evaluations, and their reports: schedules, firings, reports, deliveries.
 
 The tables keep the names they had in the audit app (`db_table`), so moving the models lost no data.
 """
@@ -10,27 +10,38 @@ from django.utils import timezone
 from accounts.models import OrganizationOwned, OrganizationOwnedQuerySet
 from audit.models import AISystem, AuditRun, DatasetVersion, ModelVersion
 from core.models import Artifact
+from genai.models import Bank, Evaluation, Target
 
-from .choices import DeliveryChannel, DeliveryStatus, ReportKind
+from .choices import DeliveryChannel, DeliveryStatus, ReportKind, ScheduleKind
 
 __all__ = ["Schedule", "ScheduledRun", "Report", "ReportDelivery"]
 
 
 class Schedule(OrganizationOwned):
-    """A recurring audit of one AI system: its beat entry, what to audit, and who hears about it.
+    """A recurring audit, or generative evaluation, of one AI system: its beat entry, what to run, and who hears.
 
-    `model_version` NULL means "the system's current model at run time". Exactly one of `cron`
-    and `interval_seconds` is set; the django-celery-beat PeriodicTask follows every change.
+    An audit schedule (`kind` audit) names a dataset version; `model_version` NULL means "the
+    system's current model at run time". An evaluation schedule (`kind` genai) names a target and
+    banks, evaluated on each bank's current version at run time, with its options in `config`.
+    Exactly one of `cron` and `interval_seconds` is set; the django-celery-beat PeriodicTask
+    follows every change.
     """
 
     name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=16, choices=ScheduleKind.choices, default=ScheduleKind.AUDIT)
     system = models.ForeignKey(AISystem, on_delete=models.PROTECT, related_name="schedules")
     model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, null=True, blank=True,
                                       related_name="+", help_text="Empty: the system's current model")
-    dataset_version = models.ForeignKey(DatasetVersion, on_delete=models.PROTECT, related_name="+")
+    dataset_version = models.ForeignKey(DatasetVersion, on_delete=models.PROTECT, null=True, blank=True,
+                                        related_name="+", help_text="What an audit schedule audits on")
+    target = models.ForeignKey(Target, on_delete=models.PROTECT, null=True, blank=True, related_name="schedules",
+                               help_text="What an evaluation schedule evaluates")
+    banks = models.ManyToManyField(Bank, blank=True, related_name="schedules",
+                                   help_text="An evaluation schedule's banks (their current versions at run time)")
     cron = models.CharField(max_length=120, blank=True, help_text='Five fields, e.g. "0 6 * * 1" (UTC)')
     interval_seconds = models.PositiveIntegerField(null=True, blank=True)
-    config = models.JSONField(default=dict, blank=True, help_text="Audit parameters (METRICS.md)")
+    config = models.JSONField(default=dict, blank=True,
+                              help_text="Audit parameters (METRICS.md), or an evaluation's (sample, seed, max_new_tokens …)")
     recipients = models.JSONField(default=list, blank=True, help_text="E-mail addresses")
     webhook_url = models.URLField(max_length=500, blank=True)
     webhook_secret = models.CharField(max_length=200, blank=True, help_text="HMAC-SHA256 key of the webhook")
@@ -55,12 +66,13 @@ class Schedule(OrganizationOwned):
 
 
 class ScheduledRun(OrganizationOwned):
-    """One firing of a schedule: the audit it started, or why none could start."""
+    """One firing of a schedule: the audit or evaluation it started, or why none could start."""
 
     schedule = models.ForeignKey(Schedule, on_delete=models.SET_NULL, null=True, related_name="runs")
     system = models.ForeignKey(AISystem, on_delete=models.PROTECT, related_name="+")
     audit_run = models.OneToOneField(AuditRun, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    error = models.TextField(blank=True, help_text="Why no audit started")
+    evaluation = models.OneToOneField(Evaluation, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    error = models.TextField(blank=True, help_text="Why no audit or evaluation started")
     fired_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -74,7 +86,7 @@ class ReportQuerySet(OrganizationOwnedQuerySet):
 
 
 class Report(OrganizationOwned):
-    """A rendered audit report (or failure report): its facts, and its PDF in the artifact store.
+    """A rendered audit or evaluation report (or failure report): its facts, and its PDF in the artifact store.
 
     Immutable: the facts were rendered into the PDF whose SHA-256 is kept here.
     """
@@ -84,6 +96,7 @@ class Report(OrganizationOwned):
     scheduled_run = models.OneToOneField(ScheduledRun, on_delete=models.PROTECT, null=True, blank=True,
                                          related_name="report")
     audit_run = models.ForeignKey(AuditRun, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    evaluation = models.ForeignKey(Evaluation, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     previous = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     kind = models.CharField(max_length=16, choices=ReportKind.choices)
     title = models.CharField(max_length=300)

@@ -11,3 +11,10 @@ def report_scheduled_audit(sender, run_id: int, **kwargs) -> None:
     fired = ScheduledRun.objects.filter(audit_run_id=run_id).values_list("pk", flat=True).first()
     if fired is not None:
         enqueue_report(fired)
+
+
+def report_scheduled_evaluation(sender, evaluation_id: int, **kwargs) -> None:
+    """On evaluation_finished: enqueue the report of the scheduled run that started this evaluation, if any."""
+    fired = ScheduledRun.objects.filter(evaluation_id=evaluation_id).values_list("pk", flat=True).first()
+    if fired is not None:
+        enqueue_report(fired)

@@ -32,7 +32,7 @@ from core.jobs import readable_error
 from core.pdf import html_to_pdf
 
 from . import alerts
-from .choices import DeliveryChannel, DeliveryStatus, ReportKind
+from .choices import DeliveryChannel, DeliveryStatus, ReportKind, ScheduleKind
 from .models import Report, ReportDelivery, ScheduledRun
 from .queue import EMAIL, WEBHOOK, send_later, send_now
 
@@ -180,18 +180,28 @@ def create_report(system: AISystem, run: AuditRun | None, *, user=None, schedule
                             render_failed=render_failed)
     content = json.loads(auditlog.canonical_json(content))  # what the JSON field gives back, as signed
     pdf = html_to_pdf(render_html(content))
+    return store_report(system, content, pdf, audit_run=run, user=user, schedule=schedule,
+                        scheduled_run=scheduled_run, previous=previous)
+
+
+def store_report(system: AISystem, content: dict[str, Any], pdf: bytes, *, audit_run: AuditRun | None = None,
+                 evaluation=None, user=None, schedule=None, scheduled_run=None,
+                 previous: Report | None = None) -> Report:
+    """Store a rendered report: its PDF (encrypted, hashed, signed), its signed facts, the audit-log entry."""
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     with transaction.atomic():
         artifact = artifacts.store(pdf, organization=system.organization, filename=f"report-{system.pk}-{stamp}.pdf")
         report = Report.objects.create(
             organization=system.organization, system=system, schedule=schedule, scheduled_run=scheduled_run,
-            audit_run=run, previous=previous, kind=content["kind"], title=content["title"][:300], content=content,
-            alerts=content["alerts"], changed=bool(content["changes"]), artifact=artifact,
-            sha256=hashlib.sha256(pdf).hexdigest(), pdf_hmac=auditlog.sign_bytes(pdf),
+            audit_run=audit_run, evaluation=evaluation, previous=previous, kind=content["kind"],
+            title=content["title"][:300], content=content, alerts=content["alerts"], changed=bool(content["changes"]),
+            artifact=artifact, sha256=hashlib.sha256(pdf).hexdigest(), pdf_hmac=auditlog.sign_bytes(pdf),
             content_hmac=auditlog.sign_content(content), created_by=user if getattr(user, "pk", None) else None,
         )
+        ran = {"evaluation": evaluation.pk} if evaluation is not None else \
+            {"audit_run": audit_run.pk if audit_run else None}
         auditlog.record("report.create", organization=system.organization, actor=user or "worker", obj=report,
-                        payload={"kind": report.kind, "audit_run": run.pk if run else None, "sha256": report.sha256,
+                        payload={"kind": report.kind, **ran, "sha256": report.sha256,
                                  "content_hmac": report.content_hmac, "pdf_hmac": report.pdf_hmac,
                                  "alerts": [a["metric"] for a in report.alerts], "schedule": report.schedule_id})
         auditlog.write_checkpoint_on_commit(system.organization_id)
@@ -213,35 +223,53 @@ def verify_report(report: Report, pdf: bytes | None = None) -> dict[str, bool]:
 def report_for_scheduled_run(scheduled_run_id: int) -> Report | None:
     """Create the report of one firing (once: a second call finds it) and enqueue its delivery."""
     fired = ScheduledRun.objects.select_related("schedule", "system", "audit_run__model_version__artifact",
-                                                "audit_run__dataset_version").filter(pk=scheduled_run_id).first()
+                                                "audit_run__dataset_version", "evaluation__target",
+                                                "evaluation__system").filter(pk=scheduled_run_id).first()
     if fired is None or Report.objects.filter(scheduled_run=fired).exists():
         return None
-    run = fired.audit_run
+    run, make = _report_maker(fired)
     if run is not None and run.status not in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED):
         return None  # not finished yet: its own hook will come back
     try:
-        report = create_report(fired.system, run, schedule=fired.schedule, scheduled_run=fired, error=fired.error)
+        report = make(error=fired.error)
     except IntegrityError:  # a concurrent delivery of the same task won
         return None
     except Exception as exc:  # whatever broke the rendering, the firing must end with a report
         logger.exception("The report of scheduled run %s could not be rendered", fired.pk)
-        report = _failed_render_report(fired, run, exc)
+        report = _failed_render_report(fired, make, exc)
         if report is None:
             return None
     transaction.on_commit(lambda: _enqueue_delivery(report.pk))
     return report
 
 
-def _failed_render_report(fired: ScheduledRun, run: AuditRun | None, exc: Exception) -> Report | None:
+def _report_maker(fired: ScheduledRun):
+    """Return (the job the firing started or None, a function that renders and stores its report)."""
+    from . import evaluations
+
+    if fired.evaluation_id is not None or (fired.schedule is not None and fired.schedule.kind == ScheduleKind.GENAI):
+        def make(**kwargs) -> Report:
+            return evaluations.create_report(fired.system, fired.evaluation, schedule=fired.schedule,
+                                             scheduled_run=fired, **kwargs)
+
+        return fired.evaluation, make
+
+    def make_audit(**kwargs) -> Report:
+        return create_report(fired.system, fired.audit_run, schedule=fired.schedule, scheduled_run=fired, **kwargs)
+
+    return fired.audit_run, make_audit
+
+
+def _failed_render_report(fired: ScheduledRun, make, exc: Exception) -> Report | None:
     """Return a failure report saying the full one could not be rendered (it is sent like an alert).
 
     When even that cannot be rendered, the firing keeps the reason in `error` and is not tried again
     (the sweep of unreported firings skips it): a broken report never retries forever.
     """
-    reason = f"The report could not be rendered ({readable_error(exc)}); the audit's results are on the dashboard"
+    what = "evaluation" if fired.evaluation_id is not None else "audit"
+    reason = f"The report could not be rendered ({readable_error(exc)}); the {what}'s results are on the dashboard"
     try:
-        return create_report(fired.system, run, schedule=fired.schedule, scheduled_run=fired, error=reason,
-                             render_failed=True)
+        return make(error=reason, render_failed=True)
     except IntegrityError:
         return None
     except Exception as again:
@@ -287,15 +315,19 @@ def email_subject(report: Report) -> str:
     """Return the subject: alerts and failures say so first."""
     when = report.created.strftime("%Y-%m-%d %H:%M UTC")
     name = header_text(report.system.name)
+    evaluated = (report.content or {}).get("source") == "genai"
     if report.kind == ReportKind.FAILURE:
-        what = "REPORT FAILED" if (report.content or {}).get("render_failed") else "AUDIT FAILED"
+        what = "REPORT FAILED" if (report.content or {}).get("render_failed") else \
+            "EVALUATION FAILED" if evaluated else "AUDIT FAILED"
         return f"[Assay] {what}: {name} ({when})"
     if report.alerts:
         names = header_text(", ".join(str(a["metric"]) for a in report.alerts[:5]))
-        return f"[Assay] ALERT: {len(report.alerts)} metric(s) got worse ({names}): {name} ({when})"
+        what = "rate(s)" if evaluated else "metric(s)"
+        return f"[Assay] ALERT: {len(report.alerts)} {what} got worse ({names}): {name} ({when})"
     change = "first report" if report.previous_id is None else \
         "changes since the previous report" if report.changed else "no change"
-    return f"[Assay] Audit report: {name} ({when}), {change}"
+    title = "Generative evaluation report" if evaluated else "Audit report"
+    return f"[Assay] {title}: {name} ({when}), {change}"
 
 
 def email_report(report_id: int) -> int:
@@ -322,12 +354,15 @@ def email_report(report_id: int) -> int:
 def webhook_payload(report: Report) -> dict[str, Any]:
     """Return the facts a webhook receives: the same as the alert at the top of the report."""
     content = report.content
-    return {"event": "report.failure" if report.kind == ReportKind.FAILURE else "report.alert",
-            "report": report.pk, "kind": report.kind, "created": report.created.isoformat(),
-            "system": content["system"], "schedule": content.get("schedule"),
-            "audit_run": (content.get("audit_run") or {}).get("id"), "alerts": report.alerts,
-            "error": content.get("error") or "", "sha256": report.sha256,
-            "pdf": f"{settings.ASSAY_BASE_URL}/api/v1/reports/{report.pk}/pdf"}
+    payload = {"event": "report.failure" if report.kind == ReportKind.FAILURE else "report.alert",
+               "report": report.pk, "kind": report.kind, "created": report.created.isoformat(),
+               "system": content["system"], "schedule": content.get("schedule"),
+               "audit_run": (content.get("audit_run") or {}).get("id"), "alerts": report.alerts,
+               "error": content.get("error") or "", "sha256": report.sha256,
+               "pdf": f"{settings.ASSAY_BASE_URL}/api/v1/reports/{report.pk}/pdf"}
+    if content.get("source") == "genai":
+        payload["evaluation"] = (content.get("evaluation") or {}).get("id")
+    return payload
 
 
 def post_webhook(url: str, secret: str, payload: dict[str, Any]) -> int:

@@ -11,6 +11,8 @@ from rest_framework import serializers
 from accounts.choices import Action
 from accounts.permissions import can, get_visible_or_404, parse_id, require
 from audit.models import AISystem, DatasetVersion, ModelVersion
+from core import parsers as strict_json
+from genai.models import Bank, Target
 
 from . import schedules
 from .api.serializers import ScheduleSerializer
@@ -54,8 +56,8 @@ def schedules_page(request):
         errors = _create_from_form(request)
         if not errors:
             return redirect("schedules")
-    rows = Schedule.objects.filter(organization=org).select_related("system", "model_version", "dataset_version") \
-        if org else []
+    rows = Schedule.objects.filter(organization=org).select_related(
+        "system", "model_version", "dataset_version", "target").prefetch_related("banks") if org else []
     return render(request, "reports/schedules.html", {
         "schedules": rows, "can_manage": manage, "form": request.POST if request.method == "POST" else {},
         "errors": errors,
@@ -63,19 +65,28 @@ def schedules_page(request):
         "models": ModelVersion.objects.filter(organization=org).select_related("system").order_by(
             "system__name", "name", "-version") if org else [],
         "datasets": DatasetVersion.objects.filter(organization=org).select_related("system") if org else [],
+        "targets": Target.objects.filter(organization=org).select_related("system").order_by("system__name", "name")
+        if org else [],
+        "banks": Bank.objects.filter(organization=org).order_by("name") if org else [],
+        "chosen_banks": request.POST.getlist("banks") if request.method == "POST" else [],
     })
 
 
 def _create_from_form(request) -> dict[str, str]:
     """Create the schedule the form describes; return {field: message} of what was refused ("" for the form)."""
     post = request.POST
-    data = {"name": post.get("name", ""), "system": post.get("system", ""),
-            "dataset_version": post.get("dataset_version", ""),
+    data = {"name": post.get("name", ""), "kind": post.get("kind") or "audit", "system": post.get("system", ""),
+            "dataset_version": post.get("dataset_version") or None,
             "model_version": post.get("model_version") or None, "cron": post.get("cron", ""),
             "interval_seconds": post.get("interval_seconds") or None,
             "recipients": [r.strip() for r in post.get("recipients", "").replace(";", ",").split(",") if r.strip()],
             "webhook_url": post.get("webhook_url", ""), "webhook_secret": post.get("webhook_secret", ""),
             "config": post.get("config", "") or "{}", "enabled": True}
+    if data["kind"] == "genai":
+        try:
+            data.update(_evaluation_fields(post))
+        except ValueError as exc:
+            return {"config": str(exc), "": "Check the evaluation options"}
     form = ScheduleSerializer(data=data)
     try:
         form.is_valid(raise_exception=True)
@@ -90,6 +101,27 @@ def _create_from_form(request) -> dict[str, str]:
         return {"": "Unknown system, model or dataset version"}
     messages.success(request, f"Schedule “{schedule.name}” created ({schedule.timing}).")
     return {}
+
+
+def _evaluation_fields(post) -> dict:
+    """Return a genai schedule's target, banks and options from the form (the options merged into its JSON config)."""
+    try:
+        config = strict_json.loads(post.get("config") or "{}")
+    except ValueError as exc:
+        raise ValueError(f"Not valid JSON: {getattr(exc, 'msg', exc)}") from None
+    if not isinstance(config, dict):
+        raise ValueError("The options are a JSON object")
+    for key in ("sample", "seed", "max_new_tokens"):
+        text = post.get(f"genai_{key}", "").strip()
+        if text:
+            try:
+                config[key] = int(text)
+            except ValueError:
+                raise ValueError(f"{key} is a whole number") from None
+    if post.get("genai_lang"):
+        config["lang"] = post["genai_lang"]
+    return {"target": post.get("target") or None, "banks": post.getlist("banks"), "config": config,
+            "dataset_version": None, "model_version": None}
 
 
 def _field_messages(detail) -> dict[str, str]:
@@ -120,8 +152,10 @@ def schedule_action(request, pk: int, op: str):
         messages.success(request, f"Schedule “{schedule.name}” deleted; its reports stay.")
     elif op == "run":
         fired = schedules.fire(schedule.pk)
-        messages.success(request, "Audit started; its report follows when it ends." if fired and fired.audit_run_id
-                         else f"No audit started: {fired.error if fired else 'the schedule is paused'}")
+        what = "Evaluation" if schedule.kind == "genai" else "Audit"
+        started = fired is not None and (fired.audit_run_id or fired.evaluation_id)
+        messages.success(request, f"{what} started; its report follows when it ends." if started
+                         else f"No {what.lower()} started: {fired.error if fired else 'the schedule is paused'}")
     else:
         raise Http404("Unknown action.")
     return redirect("schedules")

@@ -13,6 +13,7 @@ from audit.models import AISystem, DatasetVersion, ModelVersion
 from core import artifacts, auditlog
 from core.api import error_body
 from core.viewsets import OrganizationScopedViewSet
+from genai.models import Bank, Target
 
 from .. import schedules
 from ..filtersets import ReportFilterSet, ScheduleFilterSet
@@ -33,15 +34,21 @@ def resolve_ids(user, data: dict, system: AISystem | None = None) -> dict:
         values["model_version"] = None if pk is None else get_visible_or_404(
             ModelVersion.objects.filter(system=system), user, pk=pk)
     if "dataset_version_id" in data:
-        values["dataset_version"] = get_visible_or_404(
-            DatasetVersion.objects.filter(organization=system.organization), user, pk=data["dataset_version_id"])
+        pk = data["dataset_version_id"]
+        values["dataset_version"] = None if pk is None else get_visible_or_404(
+            DatasetVersion.objects.filter(organization=system.organization), user, pk=pk)
+    if "target_id" in data:
+        pk = data["target_id"]
+        values["target"] = None if pk is None else get_visible_or_404(Target.objects.all(), user, pk=pk)
+    if "banks" in data:
+        values["banks"] = [get_visible_or_404(Bank.objects.all(), user, pk=pk) for pk in dict.fromkeys(data["banks"])]
     return values
 
 
 class ScheduleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrganizationScopedViewSet):
-    """Recurring audits (django-celery-beat): each run audits, then renders, stores and sends a report."""
+    """Recurring audits or generative evaluations (django-celery-beat): each run renders, stores and sends a report."""
 
-    queryset = Schedule.objects.all()
+    queryset = Schedule.objects.prefetch_related("banks")
     serializer_class = ScheduleSerializer
     filterset_class = ScheduleFilterSet
     write_action = Action.MANAGE
@@ -64,6 +71,8 @@ class ScheduleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organiza
         form = ScheduleSerializer(schedule, data=request.data, partial=partial)
         form.is_valid(raise_exception=True)
         data = form.validated_data if partial else {**form.validated_data, "system_id": schedule.system_id}
+        if not partial and "kind" not in request.data:  # a full replacement keeps the schedule's kind
+            data["kind"] = schedule.kind
         changes = resolve_ids(request.user, data, system=schedule.system)
         changes.pop("system")
         schedule = schedules.update_schedule(schedule, user=request.user, changes=changes)
@@ -84,14 +93,14 @@ class ScheduleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organiza
     @extend_schema(request=None, responses={202: OpenApiTypes.OBJECT})
     @action(detail=True, methods=["post"])
     def run(self, request, pk=None):
-        """Fire the schedule now (owners and admins): an audit starts; its report follows when it ends."""
+        """Fire the schedule now (owners and admins): an audit or evaluation starts; its report follows when it ends."""
         schedule = self.get_object()
         self.check_write(schedule)
         fired = schedules.fire(schedule.pk)
         if fired is None:
             return Response(error_body("conflict", "The schedule is disabled"), status=status.HTTP_409_CONFLICT)
-        return Response({"scheduled_run": fired.pk, "audit_run": fired.audit_run_id, "error": fired.error},
-                        status=status.HTTP_202_ACCEPTED)
+        return Response({"scheduled_run": fired.pk, "audit_run": fired.audit_run_id,
+                         "evaluation": fired.evaluation_id, "error": fired.error}, status=status.HTTP_202_ACCEPTED)
 
 
 class ReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrganizationScopedViewSet):

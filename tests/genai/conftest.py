@@ -24,10 +24,12 @@ def rule_answer(prompt: str) -> str:
 
 
 class ChatServer:
-    """A chat-completions server on 127.0.0.1: `faults` is a list of statuses to answer first (429, 500 …)."""
+    """A chat-completions server on 127.0.0.1: `faults` is a list of statuses to answer first (429, 500 …);
+    `answer` is the model (a test may swap it for a worse one)."""
 
     def __init__(self):
         self.faults: list[int] = []
+        self.answer = rule_answer
         self.requests: list[dict] = []
         self.lock = threading.Lock()
         outer = self
@@ -49,7 +51,7 @@ class ChatServer:
                     return
                 prompt = body["messages"][-1]["content"]
                 answer = {"id": "x", "object": "chat.completion", "model": body["model"],
-                          "choices": [{"index": 0, "message": {"role": "assistant", "content": rule_answer(prompt)},
+                          "choices": [{"index": 0, "message": {"role": "assistant", "content": outer.answer(prompt)},
                                        "finish_reason": "stop"}]}
                 data = json.dumps(answer).encode()
                 self.send_response(200)
