@@ -18,7 +18,7 @@ from core.models import AuditLogEntry
 
 from . import jobs, services
 from .metrics.catalog import CATALOG, DIMENSIONS, SMALL_GROUP_ROWS, thresholds_used
-from .metrics.explanations import explain
+from .metrics.explanations import amendment_notes, explain
 from .models import AISystem, AuditRun, DatasetVersion, ModelVersion
 from .results import GroupTable, MetricView, status_change
 
@@ -194,9 +194,17 @@ def metric_detail(request, pk: int, metric_id: str):
         raise Http404("No such metric in this audit.")
     cls = request.GET.get("class") or None
     tables = list(metric.group_table(cls if cls in metric.classes else None).values())
-    context = {"run": run, "row": _metric_row(metric, run.results.thresholds.get(metric_id)), "details": metric.details,
+    results = run.results
+    used = results.thresholds.get(metric_id)
+    row = _metric_row(metric, used)
+    notes = amendment_notes(ci95=metric.ci95 is not None, informational=row["informational"],
+                            organisation=bool(used and used.get("source") == "organisation"),
+                            trivial=bool(results.trivial_model), rows_dropped=bool((results.rows_dropped or {}).get("count")),
+                            not_applicable=metric.status == "not_applicable")
+    context = {"run": run, "row": row, "details": metric.details,
                "group_tables": [_table_context(t) for t in tables], "charts": _detail_charts(metric, tables),
-               "classes": metric.classes, "small_group_rows": SMALL_GROUP_ROWS}
+               "classes": metric.classes, "small_group_rows": SMALL_GROUP_ROWS, "explanation": explain(metric_id),
+               "notes": notes}
     return render(request, "audit/metric_detail.html", context)
 
 
