@@ -22,14 +22,13 @@ import os
 import socket
 import threading
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from accounts.models import Organization
 from core import auditlog
@@ -44,14 +43,17 @@ STALE_CLAIM_SECONDS = 600
 
 _lock = threading.Lock()
 _state = {"count": 0, "first": None}
-_made: set[Path] = set()  # spool folders this process created or found: no mkdir per call on the hot path
+_made: dict[str, Path] = {}  # spool folders this process made, by setting: no mkdir per call on the hot path
 
 
 def spool_dir() -> Path:
-    path = Path(getattr(settings, "ASSAY_MODERATION_SPOOL_DIR", "") or Path(settings.DATA_DIR) / "moderation-spool")
-    if path not in _made:
+    configured = getattr(settings, "ASSAY_MODERATION_SPOOL_DIR", "") or ""
+    key = configured or str(settings.DATA_DIR)
+    path = _made.get(key)
+    if path is None:
+        path = Path(configured or Path(settings.DATA_DIR) / "moderation-spool")
         path.mkdir(parents=True, exist_ok=True)
-        _made.add(path)
+        _made[key] = path
     return path
 
 
@@ -164,21 +166,21 @@ def _write_batch(org_id: int, records: list[dict]) -> int:
         # One writer per organisation at a time (the first batch has no row to lock, so lock the organisation's).
         Organization.objects.select_for_update().filter(pk=org_id).first()
         last = DecisionBatch.objects.filter(organization_id=org_id).order_by("-seq").first()
-        records.sort(key=lambda r: (parse_datetime(r["created"]), r["id"]))  # the order verify reads them in
+        times = {r["id"]: datetime.fromisoformat(r["created"]) for r in records}  # written by isoformat()
+        records.sort(key=lambda r: (times[r["id"]], r["id"]))  # the order verify reads them in
         hashes = [record_hash(r) for r in records]
         digest = hashlib.sha256("".join(hashes).encode()).hexdigest()
         prev = last.hash if last else GENESIS
         seq = (last.seq if last else 0) + 1
-        times = [parse_datetime(r["created"]) for r in records]
         batch = DecisionBatch.objects.create(
             organization_id=org_id, seq=seq, count=len(records), digest=digest, prev_hash=prev,
-            hash=_batch_hash(seq, digest, prev), first_at=min(times), last_at=max(times))
+            hash=_batch_hash(seq, digest, prev), first_at=min(times.values()), last_at=max(times.values()))
         Decision.objects.bulk_create([
             Decision(id=r["id"], organization_id=org_id, policy_version_id=r["policy_version"], source=r["source"],
                      system_id=r.get("system"), input_sha256=r["input_sha256"], flagged=r["flagged"],
                      outcome=r["outcome"], categories=r["categories"], scores=r["scores"], risks=r["risks"],
-                     rules=r["rules"], text=r.get("text") or "", created=t, record_hash=h, batch=batch)
-            for r, t, h in zip(records, times, hashes, strict=True)])
+                     rules=r["rules"], text=r.get("text") or "", created=times[r["id"]], record_hash=h, batch=batch)
+            for r, h in zip(records, hashes, strict=True)])
         auditlog.record("moderation.decisions.batch", organization=org_id, actor="system", obj=batch,
                         payload={"seq": seq, "count": len(records), "hash": batch.hash})
     return len(records)

@@ -14,9 +14,12 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status
 from rest_framework.authentication import SessionAuthentication
-from rest_framework.decorators import action, api_view, authentication_classes, parser_classes
+from rest_framework.decorators import action, api_view, parser_classes
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from accounts.choices import Action
 from accounts.models import Organization
@@ -134,29 +137,45 @@ def _inputs(data) -> list[str]:
     return texts
 
 
-@extend_schema(request=OpenApiTypes.OBJECT, responses={200: OpenApiTypes.OBJECT}, tags=["moderation"],
-               parameters=[OpenApiParameter("organization", str)])
-@api_view(["POST"])
-@authentication_classes([CachedTokenAuthentication, SessionAuthentication])
-@parser_classes([StrictJSONParser])
-def moderations(request):
-    """Moderate text in OpenAI's shape: `{"input": "text" | ["text", …], "policy": id?}`.
+class JSONOnly(DefaultContentNegotiation):
+    """Answer in JSON whatever the Accept header says (as OpenAI's API does), without parsing it on every call."""
 
-    Each result has `flagged`, `categories`, `category_scores` and Assay's `assay` object: the policy and
-    version, the action and outcome, the rules that matched with their spans, the GB/T 45654 risk codes,
-    the decision id (and `masked_input` under a mask policy). Any member may call it; every call is
-    recorded as decisions, in batches.
-    """
-    data = request.data
-    texts = _inputs(data)
-    ref = data.get("organization") or request.query_params.get("organization")
-    organization = services.cached(("org", request.user.pk, str(ref)),
-                                   lambda: _organization(request, ref, Action.VIEW))
-    if limited := _rate_limited(organization):
-        return limited
-    policy = services.cached(("policy", organization.pk, str(data.get("policy"))),
-                             lambda: services.resolve_policy(organization, data.get("policy")))
-    return Response(services.moderate(texts, organization=organization, policy=policy))
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+class ModerationsView(APIView):
+    """`POST /api/v1/moderations`, the hot path: the caller's token, organisation and policy come from this
+    process's caches (moderation.services.cached), the answer is always JSON."""
+
+    authentication_classes = [CachedTokenAuthentication, SessionAuthentication]
+    parser_classes = [StrictJSONParser]
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = JSONOnly
+
+    @extend_schema(request=OpenApiTypes.OBJECT, responses={200: OpenApiTypes.OBJECT}, tags=["moderation"],
+                   parameters=[OpenApiParameter("organization", str)])
+    def post(self, request):
+        """Moderate text in OpenAI's shape: `{"input": "text" | ["text", …], "policy": id?}`.
+
+        Each result has `flagged`, `categories`, `category_scores` and Assay's `assay` object: the policy and
+        version, the action and outcome, the rules that matched with their spans, the GB/T 45654 risk codes,
+        the decision id (and `masked_input` under a mask policy). Any member may call it; every call is
+        recorded as decisions, in batches.
+        """
+        data = request.data
+        texts = _inputs(data)
+        ref = data.get("organization") or request.query_params.get("organization")
+        organization = services.cached(("org", request.user.pk, str(ref)),
+                                       lambda: _organization(request, ref, Action.VIEW))
+        if limited := _rate_limited(organization):
+            return limited
+        policy = services.cached(("policy", organization.pk, str(data.get("policy"))),
+                                 lambda: services.resolve_policy(organization, data.get("policy")))
+        return Response(services.moderate(texts, organization=organization, policy=policy))
+
+
+moderations = ModerationsView.as_view()
 
 
 #
