@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -175,7 +175,7 @@ def _write_batch(org_id: int, records: list[dict]) -> int:
         batch = DecisionBatch.objects.create(
             organization_id=org_id, seq=seq, count=len(records), digest=digest, prev_hash=prev,
             hash=_batch_hash(seq, digest, prev), first_at=min(times.values()), last_at=max(times.values()))
-        Decision.objects.bulk_create([
+        _insert([
             Decision(id=r["id"], organization_id=org_id, policy_version_id=r["policy_version"], source=r["source"],
                      system_id=r.get("system"), input_sha256=r["input_sha256"], flagged=r["flagged"],
                      outcome=r["outcome"], categories=r["categories"], scores=r["scores"], risks=r["risks"],
@@ -184,6 +184,25 @@ def _write_batch(org_id: int, records: list[dict]) -> int:
         auditlog.record("moderation.decisions.batch", organization=org_id, actor="system", obj=batch,
                         payload={"seq": seq, "count": len(records), "hash": batch.hash})
     return len(records)
+
+
+def _insert(rows: list[Decision]) -> None:
+    """Insert a batch's decisions: with COPY on PostgreSQL, bulk_create elsewhere.
+
+    On PostgreSQL, Django's bulk_create sends the rows as one array per column, which psycopg quotes in
+    Python character by character: the four JSON columns of 500 decisions cost more CPU than moderating
+    them. COPY takes each value as Django prepares it for the column (get_db_prep_save), in psycopg's C
+    code.
+    """
+    if connection.vendor != "postgresql":
+        Decision.objects.bulk_create(rows)
+        return
+    fields = Decision._meta.concrete_fields
+    quote = connection.ops.quote_name
+    sql = f"COPY {quote(Decision._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) FROM STDIN"
+    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+        for row in rows:
+            copy.write_row([f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields])
 
 
 def _batch_hash(seq: int, digest: str, prev: str) -> str:
