@@ -70,7 +70,9 @@ class TableFile:
             if self.format == "parquet":
                 import pyarrow.parquet as pq
 
-                for batch in pq.ParquetFile(self.path).iter_batches(batch_size=self.chunk_rows, columns=columns):
+                # pre_buffer=False: with it, pyarrow keeps every column chunk it has read (1.4 GB for 10M rows)
+                parquet = pq.ParquetFile(self.path, pre_buffer=False)
+                for batch in parquet.iter_batches(batch_size=self.chunk_rows, columns=columns):
                     yield batch.to_pandas()
             else:
                 yield from pd.read_csv(self.path, usecols=columns, chunksize=self.chunk_rows, low_memory=False)
@@ -251,6 +253,7 @@ def prepare_file(table: TableFile, schema: Schema, load: Callable[[pd.DataFrame,
                                 sensitive={a: v.values() for a, v in sensitive.items()}, sample=sample)
         samples["inputs (evaluation)"] = sample_record(eval_index, len(eval_rows), seed + EVAL_INPUTS_OFFSET)
     del y_parts, yhat_parts, sensitive
+    _release_memory()
 
     x_train, design_columns, column_features, categorical = loaded.design_matrix(train_sample)
     x_eval = loaded.design_matrix(evaluation)[0]
@@ -275,3 +278,14 @@ def _with_offsets(chunks: Iterator[pd.DataFrame]) -> Iterator[tuple[int, pd.Data
     for chunk in chunks:
         yield offset, chunk
         offset += len(chunk)
+
+
+def _release_memory() -> None:
+    """Hand the heap the chunks left free back to the system (glibc keeps it otherwise: RSS stays high)."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to do
+        pass
