@@ -144,8 +144,9 @@ def in_process(n_keywords: int, repeat: int) -> dict:
 
 
 def _env(data_dir: Path, database: str | None) -> dict:
+    # the rate limit counts every call (as in production) but is set too high to refuse one
     env = dict(os.environ, ASSAY_DATA_DIR=str(data_dir), DJANGO_SETTINGS_MODULE="assay.settings",
-               ASSAY_MODERATION_RATE_LIMIT="0", ASSAY_LOG_LEVEL="ERROR")
+               ASSAY_MODERATION_RATE_LIMIT="1000000000", ASSAY_LOG_LEVEL="ERROR")
     if database:
         env["DATABASE_URL"] = database
     return env
@@ -230,12 +231,14 @@ def _wrk(token: str, body: bytes, clients: int, seconds: int, workdir: Path, ser
             "idle_2_core_estimate_rps": round(2000 / sum(cpu_ms.values()), 1)}
 
 
-def http(database: str | None, seconds: int, clients: int, workers: int, python_load: bool = False) -> dict:
+def http(database: str | None, seconds: int, clients: int, workers: int, python_load: bool = False,
+         worker_class: str = "sync", threads: int = 1) -> dict:
     data_dir = Path(tempfile.mkdtemp(prefix="assay-modbench-"))
     env = _env(data_dir, database)
     token = _prepare(env)
     proc = subprocess.Popen([str(Path(PY).parent / "gunicorn"), "assay.wsgi", "-b", f"127.0.0.1:{PORT}", "-w",
-                             str(workers), "--log-level", "warning"], cwd=ROOT, env=env, start_new_session=True)
+                             str(workers), "-k", worker_class, "--threads", str(threads), "--log-level", "warning"],
+                            cwd=ROOT, env=env, start_new_session=True)
     try:
         bodies = [json.dumps({"input": sample_text(["x"], 200, seed=i)}).encode() for i in range(50)]
         for _ in range(60):
@@ -246,37 +249,60 @@ def http(database: str | None, seconds: int, clients: int, workers: int, python_
                 time.sleep(0.5)
         for i in range(40):  # warm both workers (policy compiled, tables loaded)
             _post(token, bodies[i % len(bodies)])
+        kind = "postgresql" if database and database.startswith("postg") else "sqlite"
+        setup = {"database": kind, "workers": workers, "worker_class": worker_class, "threads": threads}
         if shutil.which("wrk") and not python_load:
-            return {"database": "postgresql" if database and database.startswith("postg") else "sqlite",
-                    "workers": workers, "load": "wrk -t2", **_wrk(token, bodies[0], clients, seconds, data_dir, proc.pid)}
-        latencies: list[float] = []
-        errors = [0]
-        stop = time.monotonic() + seconds
-
-        def client(k: int):
-            i = k
-            while time.monotonic() < stop:
-                try:
-                    latencies.append(_post(token, bodies[i % len(bodies)]))
-                except Exception:  # counted, not raised: the figure says how many failed
-                    errors[0] += 1
-                i += clients
-
-        threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
-        started = time.monotonic()
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        elapsed = time.monotonic() - started
-        return {"database": "postgresql" if database and database.startswith("postg") else "sqlite",
-                "workers": workers, "load": "python threads", "clients": clients, "seconds": round(elapsed, 1),
-                "requests": len(latencies), "errors": errors[0], "rps": round(len(latencies) / elapsed, 1),
-                **percentiles(latencies)}
+            out = {**setup, "load": "wrk -t2", **_wrk(token, bodies[0], clients, seconds, data_dir, proc.pid)}
+        else:
+            out = {**setup, "load": "python threads", **_python_clients(token, bodies, clients, seconds)}
     finally:
         os.killpg(proc.pid, 15)
         proc.wait(timeout=20)
+        if sys.exc_info()[0] is None:
+            out["recorded"] = _decisions_check(env)
         shutil.rmtree(data_dir, ignore_errors=True)
+    return out
+
+
+def _python_clients(token: str, bodies: list[bytes], clients: int, seconds: int) -> dict:
+    """Drive the endpoint with `clients` closed-loop Python threads for `seconds` (when wrk is not installed)."""
+    latencies: list[float] = []
+    errors = [0]
+    stop = time.monotonic() + seconds
+
+    def client(k: int):
+        i = k
+        while time.monotonic() < stop:
+            try:
+                latencies.append(_post(token, bodies[i % len(bodies)]))
+            except Exception:  # counted, not raised: the figure says how many failed
+                errors[0] += 1
+            i += clients
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
+    started = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.monotonic() - started
+    return {"clients": clients, "seconds": round(elapsed, 1), "requests": len(latencies), "errors": errors[0],
+            "rps": round(len(latencies) / elapsed, 1), **percentiles(latencies)}
+
+
+def _decisions_check(env) -> dict:
+    """Write what the stopped workers left spooled, then count the bench organisation's decisions and verify
+    their chain: every call is recorded, in batches, and the record holds."""
+    script = (
+        "import json; from moderation import decisions; from moderation.models import Decision, DecisionBatch\n"
+        "from accounts.models import Organization; org = Organization.objects.get(slug='bench')\n"
+        "decisions.collect_abandoned(); decisions.write_ready()\n"
+        "print(json.dumps({'decisions': Decision.objects.filter(organization=org).count(), "
+        "'batches': DecisionBatch.objects.filter(organization=org).count(), 'verify': decisions.verify(org.pk)}))\n"
+    )
+    out = subprocess.run([PY, "manage.py", "shell", "-v0", "-c", script], cwd=ROOT, env=env, capture_output=True,
+                         text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 else {"error": out.stderr[-500:]}
 
 
 def main() -> None:
@@ -289,15 +315,23 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--python-load", action="store_true", help="Python threads instead of wrk")
+    parser.add_argument("--worker-class", default="sync", help="gunicorn's worker class (sync: one request per "
+                        "connection; gthread keeps connections alive)")
+    parser.add_argument("--threads", type=int, default=1, help="gunicorn threads per worker (gthread)")
+    parser.add_argument("--skip-in-process", action="store_true", help="only the HTTP part")
     args = parser.parse_args()
     import django
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "assay.settings")
     os.environ.setdefault("ASSAY_DATA_DIR", tempfile.mkdtemp(prefix="assay-modbench-local-"))
     django.setup()
-    result = {"load_average": os.getloadavg(), "in_process": in_process(args.keywords, args.repeat)}
+    result = {"load_average": os.getloadavg()}
+    if not args.skip_in_process:
+        result["in_process"] = in_process(args.keywords, args.repeat)
     if args.http:
-        result["http"] = http(args.database, args.seconds, args.clients, args.workers, args.python_load)
+        result["http"] = http(args.database, args.seconds, args.clients, args.workers, args.python_load,
+                              args.worker_class, args.threads)
+        result["load_average_after"] = os.getloadavg()
     print(json.dumps(result, indent=2, ensure_ascii=False))
 
 
