@@ -1,6 +1,7 @@
 """Every dashboard page in headless Chromium (Debian's, driven by Playwright), at a phone's width and two desktop
-widths: no console error, no Content-Security-Policy violation, no horizontal overflow, no card covering another,
-no chart wider than its card; then the organisation switcher and the live status badge driven end to end.
+widths, and as each role at the phone's width: no console error, no Content-Security-Policy violation, no horizontal
+overflow, no card covering another, no chart wider than its card; then the organisation switcher, the live status
+badge, registration, promotion, trends and comparisons driven end to end.
 
 The server-side tests never see what these catch: a CSP that blocks an inline handler, an SVG wider than its
 grid cell, a table that pushes a phone's page to 645 px.
@@ -18,7 +19,8 @@ from audit import jobs, services
 from audit.choices import Domain, Modality, ProviderRole
 from audit.datasets import Schema
 from audit.management.commands.train_baseline import train_and_register
-from audit.models import AISystem, AuditRun
+from audit.models import AISystem, AuditRun, ModelVersion
+from core import artifacts
 
 pytestmark = [
     pytest.mark.browser,
@@ -97,7 +99,8 @@ def demo(settings):
         jobs.execute_audit(run.pk)
         runs.append(run.pk)
     queued = jobs.start_audit(user=user, model_version=model, dataset_version=dataset, enqueue=False)
-    return {"user": user, "org": org, "other": other, "system": system, "runs": runs, "queued": queued}
+    return {"user": user, "org": org, "other": other, "system": system, "runs": runs, "queued": queued,
+            "model": model, "dataset": dataset}
 
 
 def _frame():
@@ -129,9 +132,9 @@ def _watch(page) -> list[str]:
     return errors
 
 
-def _log_in(page, base: str) -> None:
+def _log_in(page, base: str, username: str = "ada") -> None:
     page.goto(f"{base}/login/")
-    page.fill("input[name=username]", "ada")
+    page.fill("input[name=username]", username)
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url(re.compile(r"^(?!.*/login/)"))
@@ -178,8 +181,7 @@ def test_every_dashboard_page_holds_up_at_390_1366_and_1920_px(live_server, brow
     errors = _watch(page)
     _log_in(page, live_server.url)
     runs = demo["runs"]
-    start = ["/", f"/systems/{demo['system'].pk}/", f"/audits/{runs[0]}/", f"/audits/{demo['queued'].pk}/",
-             f"/audits/compare/?a={runs[0]}&b={runs[1]}"]
+    start = _start_pages(demo)
     paths = _crawl(page, live_server.url, start)
     # every metric page of one audit: each prints its own details
     paths += [p for p in _links_of(page, live_server.url, f"/audits/{runs[0]}/") if "/metrics/" in p and p not in paths]
@@ -193,6 +195,15 @@ def test_every_dashboard_page_holds_up_at_390_1366_and_1920_px(live_server, brow
             if found:
                 problems[f"{width} px {path}"] = found
     assert not problems, "\n".join(f"{where}: {'; '.join(found)}" for where, found in problems.items())
+
+
+def _start_pages(demo) -> list[str]:
+    """Return where a crawl of the demo starts: the systems, the system page, audits, a metric's trend and the
+    comparisons of two audits (a/b) and of any number (?audits=)."""
+    runs, system = demo["runs"], demo["system"].pk
+    return ["/", f"/systems/{system}/", f"/audits/{runs[0]}/", f"/audits/{demo['queued'].pk}/",
+            f"/audits/compare/?a={runs[0]}&b={runs[1]}", f"/audits/compare/?audits={runs[1]},{runs[0]},{runs[1]}",
+            f"/systems/{system}/trends/FAIR-01/", f"/audits/{runs[0]}/metrics/FAIR-01/"]
 
 
 def _links_of(page, base: str, path: str) -> list[str]:
@@ -346,3 +357,95 @@ def _promote(page, version: str, reason: str) -> None:
     row.locator("details.promote summary").click()
     row.locator("textarea[name=reason]").fill(reason)
     row.locator("button:has-text('Promote to current')").click()
+
+
+def test_a_model_is_promoted_with_a_reason_and_its_trend_and_comparisons_read(live_server, browser_context, demo):
+    page = browser_context.new_page()
+    errors = _watch(page)
+    _log_in(page, live_server.url)
+    system, runs = demo["system"], demo["runs"]
+    page.goto(f"{live_server.url}/systems/{system.pk}/")
+    assert page.locator("#promotions tbody tr").count() == 0
+
+    # when: the owner promotes the trained model, first forgetting the reason
+    row = page.locator("#models tbody tr", has_text="scorer v1")
+    row.locator("details.promote summary").click()
+    row.locator("button:has-text('Promote to current')").click()  # the browser refuses an empty reason
+    assert page.url.endswith(f"/systems/{system.pk}/") and system.promotions.count() == 0
+    row.locator("textarea[name=reason]").fill(f"Audits #{runs[0]} and #{runs[1]} reviewed")
+    row.locator("button:has-text('Promote to current')").click()
+
+    # then: the notice, the current badge and the history
+    page.wait_for_selector("text=is now scorer v1")
+    assert "current" in page.inner_text("#models tbody tr >> nth=0")
+    history = page.inner_text("#promotions tbody tr >> nth=0")
+    assert "scorer v1" in history and "ada" in history and f"Audits #{runs[0]}" in history
+    system.refresh_from_db()
+    assert system.current_model == demo["model"]
+
+    # the trend of every measured metric, one chart page per metric
+    assert page.locator("#trends svg.sparkline").count() >= 10
+    page.click("#trends a:has-text('FAIR-01')")
+    page.wait_for_selector("#trend-chart svg")
+    assert page.locator("#trend-table tbody tr").count() == 2
+
+    # any number of audits compared, ticked on the system page
+    page.goto(f"{live_server.url}/systems/{system.pk}/")
+    for run in runs:
+        page.check(f"#audits input[name=audits][value='{run}']")
+    page.click("#compare-form button[type=submit]")
+    page.wait_for_selector("#compare")
+    assert [page.locator(f"#compare thead th:has-text('#{run} scorer v1')").count() for run in runs] == [1, 1]
+    assert page.locator("#compare tbody[data-dimension]").count() == 6
+    page.wait_for_selector("#scores-chart svg")
+
+    # every metric page says what its number means
+    page.goto(f"{live_server.url}/audits/{runs[0]}/metrics/ROB-01/")
+    assert "What to do" in page.inner_text("#explanation")
+    assert errors == [] and page.evaluate("window.__csp") == []
+
+
+ROLES = (Role.OWNER, Role.ADMIN, Role.AUDITOR, Role.VIEWER)
+
+
+def test_every_page_holds_up_for_each_role_at_390_px(live_server, chromium, demo):
+    """Each role's own pages (what it may do differs: forms, buttons), at a phone's width."""
+    system, user = demo["system"], demo["user"]
+    services.promote_model(system, user=user, model_version=demo["model"], reason="the demo baseline")
+    _dp_child(demo)
+    for role in ROLES[1:]:
+        member = get_user_model().objects.create_user(role, f"{role}@example.org", PASSWORD)
+        Membership.objects.create(user=member, organization=demo["org"], role=role)
+
+    problems, promote_forms = {}, {}
+    for role in ROLES:
+        context = chromium.new_context(viewport={"width": 390, "height": 800})
+        context.add_init_script(CSP_RECORDER)
+        context.set_default_timeout(30_000)
+        page = context.new_page()
+        errors = _watch(page)
+        _log_in(page, live_server.url, "ada" if role == Role.OWNER else role)
+        paths = _crawl(page, live_server.url, _start_pages(demo))
+        assert len(paths) > 15, (role, paths)
+        for path in paths:
+            found = _problems_on(page, live_server.url, path, errors)
+            if found:
+                problems[f"{role} {path}"] = found
+        page.goto(f"{live_server.url}/systems/{system.pk}/")
+        promote_forms[role] = page.locator("details.promote").count()
+        assert page.locator("#dp-children tbody tr").count() == 1
+        context.close()
+    assert not problems, "\n".join(f"{where}: {'; '.join(found)}" for where, found in problems.items())
+    # only owners and admins may promote (the model is current: the DP variant is the one on offer)
+    assert promote_forms == {Role.OWNER: 1, Role.ADMIN: 1, Role.AUDITOR: 0, Role.VIEWER: 0}
+
+
+def _dp_child(demo) -> ModelVersion:
+    """A DP variant of the demo model as the privacy app registers it (row only: its training is tested there)."""
+    parent = demo["model"]
+    artifact = artifacts.store(b"dp variant", organization=parent.organization, filename="scorer-dp.zip")
+    return ModelVersion.objects.create(
+        organization=parent.organization, system=parent.system, name="scorer-dp", version=1, artifact=artifact,
+        created_by=demo["user"], format="torch-zoo", classes=parent.classes, features=parent.features,
+        parent=parent, training_dataset=demo["dataset"], validated_on=demo["dataset"],
+        dp={"epsilon": 2.0, "delta": 1e-5, "noise_multiplier": 1.1})
