@@ -214,6 +214,30 @@ def compare(a: AuditRun, b: AuditRun) -> dict:
             "thresholds_differ": thresholds_differ(a.result or {}, b.result or {})}
 
 
+COMPARE_MAX = 12  # audits compared at once (API and dashboard)
+
+
+def compare_many(runs: list[AuditRun]) -> dict:
+    """Return `runs` side by side in the order given: per metric every value and status, and first-to-last change."""
+    results = [r.results for r in runs]
+    metrics = {}
+    for mid in sorted(set().union(*(res.metric_ids() for res in results))):
+        views = [res.metric(mid) for res in results]
+        values = [v.value if v else None for v in views]
+        statuses = [v.status if v else None for v in views]
+        first, last = values[0], values[-1]
+        metrics[mid] = {"values": values, "statuses": statuses,
+                        "delta": (last - first) if first is not None and last is not None else None,
+                        "status_change": status_change(statuses[0], statuses[-1])}
+    names = sorted(set().union(*(r.dimension_scores for r in runs)))
+    return {"audits": [{"id": r.pk, "model_version": r.model_version_id, "dataset_version": r.dataset_version_id,
+                        "finished": r.finished.isoformat() if r.finished else None}
+                       for r in runs],
+            "metrics": metrics, "dimensions": {d: [r.dimension_scores.get(d) for r in runs] for d in names},
+            "thresholds_differ": [{"audit": other.pk, **entry} for other in runs[1:]
+                                  for entry in thresholds_differ(runs[0].result or {}, other.result or {})]}
+
+
 def thresholds_differ(a: dict, b: dict) -> list[dict]:
     """Return the metrics whose thresholds (or informational mark) differ between two Result JSONs.
 

@@ -227,7 +227,6 @@ def _detail_charts(metric: MetricView, tables: list[GroupTable]) -> list[str]:
     return out
 
 
-COMPARE_MAX = 12  # audits one comparison shows side by side
 
 
 def _compare_ids(request) -> list[int]:
@@ -237,7 +236,7 @@ def _compare_ids(request) -> list[int]:
     ids = [parse_id(ref.strip()) for ref in refs]
     if None in ids:
         raise Http404("Audits are given by id: ?audits=1,2,3")
-    return ids[:COMPARE_MAX]
+    return ids[:jobs.COMPARE_MAX]
 
 
 @login_required

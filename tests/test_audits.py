@@ -137,6 +137,35 @@ def test_it_compares_two_audits(as_alice, alice, trained_model, alice_dataset):
     assert as_alice.get("/api/v1/audits/compare?a=x&b=1").status_code == 400
 
 
+def test_it_compares_any_number_of_audits_through_the_api(as_alice, as_charlie, alice, trained_model, alice_dataset,
+                                                          error_of):
+    ids = []
+    for seed in (0, 1, 2):
+        run = jobs.start_audit(user=alice, model_version=trained_model, dataset_version=alice_dataset,
+                               config={"seed": seed, "ig_rows": 20}, enqueue=False)
+        jobs.execute_audit(run.pk)
+        ids.append(run.pk)
+    order = [ids[2], ids[0], ids[1]]
+    r = as_alice.get("/api/v1/audits/compare?audits=" + ",".join(map(str, order)))
+    assert r.status_code == 200, r.content
+    body = r.json()
+    assert [a["id"] for a in body["audits"]] == order  # in the order given
+    runs = {pk: AuditRun.objects.get(pk=pk) for pk in ids}
+    rob = body["metrics"]["ROB-01"]
+    assert rob["values"] == [runs[pk].results.metric("ROB-01").value for pk in order]
+    assert rob["delta"] == pytest.approx(rob["values"][-1] - rob["values"][0])
+    assert body["metrics"]["FAIR-01"]["delta"] == 0
+    assert len(body["dimensions"]["fairness"]) == 3
+    # repeated parameters work too; one audit, thirteen, a bad id: 400 naming the parameter
+    assert as_alice.get(f"/api/v1/audits/compare?audits={ids[0]}&audits={ids[1]}").status_code == 200
+    for bad in (f"{ids[0]}", ",".join([str(ids[0])] * 13), f"{ids[0]},x"):
+        answer = as_alice.get(f"/api/v1/audits/compare?audits={bad}")
+        assert answer.status_code == 400, answer.content
+        assert list(error_of(answer)["fields"]) == ["audits"]
+    # another organisation's audits are not found
+    assert as_charlie.get("/api/v1/audits/compare?audits=" + ",".join(map(str, ids))).status_code == 404
+
+
 def test_it_runs_an_audit_from_the_command_line(trained_model, alice_dataset, tmp_path):
     out = tmp_path / "result.json"
     call_command("run_audit", "--model-version", str(trained_model.pk), "--dataset-version",

@@ -14,7 +14,7 @@ from accounts.models import Organization
 from accounts.permissions import get_visible_or_404, organization_for_create, require
 from core import artifacts, auditlog
 from core.api import error_body
-from core.filters import filter_organizations, id_param
+from core.filters import filter_organizations, id_param, parse_id
 from core.models import AuditLogEntry
 from core.parsers import StrictJSONParser
 from core.uploads import read_upload
@@ -272,17 +272,30 @@ class AuditRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organiza
             return Response(error_body("conflict", str(exc)), status=status.HTTP_409_CONFLICT)
         return Response(s.AuditRunSerializer(run).data)
 
-    @extend_schema(parameters=[OpenApiParameter("a", int, required=True), OpenApiParameter("b", int, required=True)],
+    @extend_schema(parameters=[OpenApiParameter("a", int), OpenApiParameter("b", int),
+                               OpenApiParameter("audits", str, description="2 to 12 audit ids, comma-separated: "
+                                                "compare them all (first to last)")],
                    responses={200: OpenApiTypes.OBJECT})
     @action(detail=False, methods=["get"])
     def compare(self, request):
-        """Compare two succeeded audits metric by metric: values, statuses, and what changed."""
-        refs = [id_param(request, k, required=True) for k in ("a", "b")]
-        a, b = (get_visible_or_404(AuditRun.objects.all(), request.user, pk=r) for r in refs)
-        for run in (a, b):
+        """Compare succeeded audits metric by metric: ?a=&b= (two: values, statuses, what changed) or
+        ?audits=1,2,3 (2 to 12, in the order given: every value and status, the change first to last)."""
+        many = "audits" in request.query_params
+        refs = self._many_ids(request) if many else [id_param(request, k, required=True) for k in ("a", "b")]
+        runs = [get_visible_or_404(AuditRun.objects.all(), request.user, pk=r) for r in refs]
+        for run in runs:
             if run.status != "succeeded":
                 return Response(error_body("not_ready", f"Audit {run.pk} is {run.status}"), status=status.HTTP_409_CONFLICT)
-        return Response(jobs.compare(a, b))
+        return Response(jobs.compare_many(runs) if many else jobs.compare(*runs))
+
+    @staticmethod
+    def _many_ids(request) -> list[int]:
+        parts = [p.strip() for value in request.query_params.getlist("audits") for p in value.split(",") if p.strip()]
+        ids = [parse_id(p) for p in parts]
+        if None in ids or not 2 <= len(ids) <= jobs.COMPARE_MAX:
+            raise serializers.ValidationError(
+                {"audits": [f"Give 2 to {jobs.COMPARE_MAX} audit ids, comma-separated (e.g. audits=4,7,9)"]})
+        return ids
 
 
 class ThresholdsView(APIView):
