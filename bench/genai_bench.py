@@ -1,6 +1,6 @@
 """Generative evaluation speed (issue 16): the local model in the sandbox, the judges alone, an endpoint.
 
-    .venv/bin/python bench/genai_bench.py [--per-kind 100] [--new-tokens 64] [--batch 32] [--threads 1]
+    .venv/bin/python bench/genai_bench.py [--per-kind 100] [--new-tokens 64] [--batch 64] [--threads 1]
                                           [--judges-n 10000] [--endpoint] [--endpoint-n 32]
 
 Part 1: 3 × per-kind prompts from the demo banks (generated_content sampled; should_refuse filled up
@@ -93,7 +93,10 @@ def part_local(args) -> dict:
     scored = evaluation.score(cases, got["answers"], verdicts)
     done = time.perf_counter()
     return {"prompts": len(cases), "new_tokens": got["new_tokens"], "load_s": got["load_s"],
-            "generate_s": got["generate_s"], "tokens_per_s": round(got["new_tokens"] / got["generate_s"], 1),
+            "generate_s": got["generate_s"], "generate_cpu_s": got.get("generate_cpu_s"),
+            "tokens_per_s": round(got["new_tokens"] / got["generate_s"], 1),
+            "tokens_per_cpu_s": round(got["new_tokens"] / got["generate_cpu_s"], 1) if got.get("generate_cpu_s") else None,
+            "batches": got.get("batches"),
             "judge_s": round(done - generated, 3), "total_s": round(done - started, 1),
             "undetermined": scored["undetermined"], "verdicts_sha256": scored["verdicts_sha256"],
             "rates": {k: v.get("value") for k, v in scored["rates"].items() if isinstance(v, dict) and "n" in v}}
@@ -209,7 +212,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--per-kind", type=int, default=100)
     parser.add_argument("--new-tokens", type=int, default=64)
-    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--judges-n", type=int, default=10000)
     parser.add_argument("--skip-local", action="store_true")

@@ -65,7 +65,7 @@ def _limits() -> sandbox.Limits:
 
 
 def local_answers(model: bytes, prompts: Sequence[str], *, max_new_tokens: int = 64, seed: int = 0,
-                  batch_size: int = 32, threads: int = 0, progress: Callable[[float, str], None] | None = None,
+                  batch_size: int = 64, threads: int = 0, progress: Callable[[float, str], None] | None = None,
                   should_cancel: Callable[[], bool] | None = None) -> dict:
     """Return {"answers", "load_s", "generate_s", "new_tokens"} from the GGUF `model` run in the sandbox."""
     if not model.startswith(b"GGUF"):
