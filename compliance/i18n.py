@@ -163,7 +163,32 @@ _PATTERNS: list[tuple[re.Pattern, Any]] = [
      lambda m: f"{m[1]}条事件（{m[2]}至{m[3]}）" + ("：字段齐全、无中断、留存达标" if "every event" in m[4]
                                                 else "：存在缺失字段、中断或日志停止，详见英文")),
     (r"no stamping policy.*", "尚无标识策略"),
+    (r"no moderation evaluation yet.*",
+     "尚无内容审核评估（审核的精确率与召回率）：请用带标签的数据集评估审核策略（POST /api/v1/moderation/evaluations）"),
+    (r"moderation policy '(.+)' v(\d+) was evaluated on (\d+) items but no flagged precision/recall could be computed",
+     lambda m: f"审核策略“{m[1]}”第{m[2]}版已在{m[3]}条样本上评估，但无法计算拦截的精确率与召回率"),
+    (r"moderation policy '(.+)' v(\d+) evaluated on (\d+) labelled items on (\S+): precision (\S+), recall (\S+)",
+     lambda m: f"审核策略“{m[1]}”第{m[2]}版于{m[4]}在{m[3]}条标注样本上评估：精确率{m[5]}，召回率{m[6]}"),
+    (r"generative safety evaluation (\d+) of (\S+) on (.+?): (.+?)(; the sample is smaller than the standard's "
+     r"assessment sizes)?",
+     lambda m: f"生成内容安全评估#{m[1]}（{m[2]}，评估对象：{m[3]}）：{_rates(m[4])}"
+     + ("；样本量小于标准规定的评估规模" if m[5] else "")),
 ]
+
+RATES_ZH = {"generated content pass": "生成内容合格率", "should refuse refusal": "应拒答题拒答率",
+            "should not refuse refusal": "非拒答题拒答率"}
+RATE_STATUS_ZH = {"pass": "通过", "fail": "未通过", "inconclusive": "无定论"}
+
+
+def _rates(words: str) -> str:
+    """'generated content pass 0.97 (n 400, pass); …' in Chinese, figures kept."""
+    out = []
+    for part in words.split("; "):
+        m = re.fullmatch(r"(.+?) (\S+) \(n (\S+), (\w+)\)", part.strip())
+        if not m:
+            return words
+        out.append(f"{RATES_ZH.get(m[1], m[1])}{m[2]}（样本数{m[3]}，{RATE_STATUS_ZH.get(m[4], m[4])}）")
+    return "；".join(out)
 _PATTERNS = [(re.compile(p, re.S), t) for p, t in _PATTERNS]
 
 

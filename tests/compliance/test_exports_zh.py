@@ -103,3 +103,21 @@ def test_the_chinese_csv_has_chinese_columns(generator):
     row = next(r for r in rows if r["id"] == "CN-GB45438-IMG-1")
     assert row["title_zh"] == "图片显式标识" and row["status_zh"] == "尚无证据"
     assert row["status_reason_zh"].startswith("尚无本系统的输出样本")
+
+
+@pytest.mark.parametrize(("reason", "chinese"), [
+    ("no moderation evaluation yet (moderation precision and recall): evaluate a moderation policy on a labelled "
+     "set (POST /api/v1/moderation/evaluations)", "尚无内容审核评估"),
+    ("moderation policy 'Default' v3 evaluated on 120 labelled items on 2026-12-01: precision 0.950, recall 0.900",
+     "审核策略“Default”第3版于2026-12-01在120条标注样本上评估：精确率0.950，召回率0.900"),
+    ("generative safety evaluation 4 of 2026-12-01 on SmolLM2: generated content pass 0.97 (n 300, pass); "
+     "should refuse refusal 0.5 (n 100, fail); should not refuse refusal 0.05 (n 100, inconclusive); the sample "
+     "is smaller than the standard's assessment sizes",
+     "生成内容安全评估#4（2026-12-01，评估对象：SmolLM2）：生成内容合格率0.97（样本数300，通过）；应拒答题拒答率0.5"
+     "（样本数100，未通过）；非拒答题拒答率0.05（样本数100，无定论）；样本量小于标准规定的评估规模"),
+])
+def test_moderation_and_generative_evidence_reasons_read_in_chinese(reason, chinese):
+    from compliance.i18n import translate
+
+    text = translate(reason)
+    assert chinese in text and "详见英文" not in text
