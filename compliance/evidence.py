@@ -207,12 +207,26 @@ def _moderation_evaluation(item: Item, ctx: EvidenceContext) -> Outcome:
         return Outcome(ItemStatus.NO_EVIDENCE, f"no moderation evaluation yet ({item.evidence_hint}): evaluate a "
                        "moderation policy on a labelled set (POST /api/v1/moderation/evaluations)")
     policy = found["policy"]
-    if found.get("precision") is None or found.get("recall") is None:
+    precision, recall = _rate(found.get("precision")), _rate(found.get("recall"))
+    if precision is None or recall is None:
         return Outcome(ItemStatus.PARTIALLY_MET, f"moderation policy {policy['name']!r} v{policy['version']} was "
                        f"evaluated on {found['n']} items but no flagged precision/recall could be computed", [found])
     return Outcome(ItemStatus.MET, f"moderation policy {policy['name']!r} v{policy['version']} evaluated on "
-                   f"{found['n']} labelled items on {found['at'][:10]}: precision {found['precision']:.3f}, "
-                   f"recall {found['recall']:.3f}", [found])
+                   f"{found['n']} labelled items on {found['at'][:10]}: precision {_rate_text(found['precision'])}, "
+                   f"recall {_rate_text(found['recall'])}", [found])
+
+
+def _rate(entry) -> float | None:
+    """A rate of `moderation.evidence_for`: {"value", "n", "ci95"} (or a bare number)."""
+    value = entry.get("value") if isinstance(entry, dict) else entry
+    return None if value is None else float(value)
+
+
+def _rate_text(entry) -> str:
+    """'0.824 (95 % CI 0.590–0.938)', the interval where the evaluation has one."""
+    interval = entry.get("ci95") if isinstance(entry, dict) else None
+    text = f"{_rate(entry):.3f}"
+    return text + (f" (95 % CI {interval[0]:.3f}–{interval[1]:.3f})" if interval and None not in interval else "")
 
 
 GENERATIVE_PENDING = "no evidence yet: a generative safety evaluation"

@@ -167,8 +167,11 @@ _PATTERNS: list[tuple[re.Pattern, Any]] = [
      "尚无内容审核评估（审核的精确率与召回率）：请用带标签的数据集评估审核策略（POST /api/v1/moderation/evaluations）"),
     (r"moderation policy '(.+)' v(\d+) was evaluated on (\d+) items but no flagged precision/recall could be computed",
      lambda m: f"审核策略“{m[1]}”第{m[2]}版已在{m[3]}条样本上评估，但无法计算拦截的精确率与召回率"),
-    (r"moderation policy '(.+)' v(\d+) evaluated on (\d+) labelled items on (\S+): precision (\S+), recall (\S+)",
-     lambda m: f"审核策略“{m[1]}”第{m[2]}版于{m[4]}在{m[3]}条标注样本上评估：精确率{m[5]}，召回率{m[6]}"),
+    (r"moderation policy '(.+)' v(\d+) evaluated on (\d+) labelled items on (\S+): precision (\S+)"
+     r"(?: \(95 % CI (\S+)–(\S+)\))?, recall (\S+)(?: \(95 % CI (\S+)–(\S+)\))?",
+     lambda m: f"审核策略“{m[1]}”第{m[2]}版于{m[4]}在{m[3]}条标注样本上评估：精确率{m[5]}"
+     + (f"（95%置信区间{m[6]}–{m[7]}）" if m[6] else "") + f"，召回率{m[8]}"
+     + (f"（95%置信区间{m[9]}–{m[10]}）" if m[9] else "")),
     (r"generative safety evaluation (\d+) of (\S+) on (.+?): (.+?)(; the sample is smaller than the standard's "
      r"assessment sizes)?",
      lambda m: f"生成内容安全评估#{m[1]}（{m[2]}，评估对象：{m[3]}）：{_rates(m[4])}"

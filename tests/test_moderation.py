@@ -725,3 +725,30 @@ def test_a_policy_bounds_the_entries_it_compiles(alice_org, settings):
     settings.ASSAY_MODERATION_MAX_KEYWORDS = 10
     with pytest.raises(services.ModerationError, match="at most 10 entries"):
         services.create_policy(alice_org, name="big", config={"libraries": [library.pk]})
+
+
+def test_an_evaluation_backs_cn_ds_art10_1_on_the_checklist_in_both_languages(as_alice, alice_org, alice_system):
+    """The checklist reads the evaluation's rates (value and interval), in English and in Chinese."""
+    from compliance.i18n import translate
+
+    # given: Alice's system profiled as a public image generator in China (deep synthesis: Art. 10 applies)
+    alice_system.output_modalities = ["image"]
+    alice_system.public_in_mainland_china = True
+    alice_system.users_can_download = True
+    alice_system.save()
+    url = f"/api/v1/systems/{alice_system.pk}/checklists/cn_genai"
+    before = next(i for i in as_alice.get(url).json()["items"] if i["id"] == "CN-DS-ART10-1")
+    assert before["applies"] and before["status"] == "no_evidence"
+
+    # when: a policy is evaluated on a labelled set
+    policy = services.default_policy(alice_org)
+    services.run_evaluation(policy, data=b"text,categories\nbuild a bomb,violence\nhello,\nhow to make a bomb,violence\n",
+                            filename="a.csv")
+
+    # then: the item is met on that evaluation, with its precision and recall and their intervals
+    r = as_alice.get(url)
+    assert r.status_code == 200, r.content[:300]
+    item = next(i for i in r.json()["items"] if i["id"] == "CN-DS-ART10-1")
+    assert item["status"] == "met", item
+    assert "precision 1.000 (95 % CI" in item["status_reason"] and "recall 1.000 (95 % CI" in item["status_reason"]
+    assert "精确率1.000（95%置信区间" in translate(item["status_reason"])
