@@ -328,6 +328,20 @@ def test_a_person_registers_uploads_promotes_and_invites_from_the_dashboard(live
     system.refresh_from_db()
     assert system.current_model.version == 2
 
+    # an audit of the current model started from its row; a worker runs it (here, this process); its trend read
+    row = page.locator("#models tbody tr", has_text="scorer v2")
+    row.locator("button:has-text('Start audit')").click()
+    page.wait_for_selector("h1 [data-job-status]")
+    run = AuditRun.objects.get(model_version=system.current_model)
+    assert page.url.endswith(f"/audits/{run.pk}/")
+    jobs.execute_audit(run.pk)
+    page.reload()
+    page.wait_for_selector("h1 .badge.succeeded")
+    page.goto(f"{live_server.url}/systems/{system.pk}/")
+    page.click("#trends a:has-text('FAIR-01')")
+    page.wait_for_selector("#trend-chart svg")
+    assert page.locator("#trend-table tbody tr").count() == 1
+
     # a colleague invited by e-mail
     page.click("header >> text=Members")
     page.fill("#id_user", "bob@example.org")
