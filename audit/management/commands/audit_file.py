@@ -1,4 +1,4 @@
-"""Audit a model file on a CSV file without registering anything (for CI pipelines)."""
+"""Audit a model file on a CSV or Parquet file without registering anything (for CI pipelines)."""
 
 import io
 import json
@@ -30,7 +30,7 @@ class Command(BaseCommand):
     # A command line for CI pipelines: Django's system checks import every view and URL (~2 s of start-up);
     # `manage.py check` and the web process run them.
     requires_system_checks: list = []
-    help = "Audit a model file on a CSV file and write the Result JSON; nothing is registered or stored."
+    help = "Audit a model file on a CSV or Parquet file and write the Result JSON; nothing is registered or stored."
 
     def add_arguments(self, parser):
         parser.add_argument("--data", required=True,
