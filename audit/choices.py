@@ -54,6 +54,11 @@ class ModelFormat(models.TextChoices):
     TORCH_EXPORT = "torch-export", "torch-export (.pt2)"
     ONNX = "onnx", "ONNX (.onnx)"
     SKLEARN = "sklearn", "scikit-learn via skops (.skops)"
+    GGUF = "gguf", "GGUF (.gguf): a generative language model, no dataset"
+
+
+# Formats of generative models: evaluated by the genai app, never audited, trained or run on a dataset.
+GENERATIVE_FORMATS = (ModelFormat.GGUF,)
 
 
 class DataFormat(models.TextChoices):

@@ -5,7 +5,7 @@ Each profile field carries one line on why it matters: the compliance items it s
 
 from django import forms
 
-from .choices import DATASHEET_FIELDS, MODEL_CARD_FIELDS, Modality, ModelFormat
+from .choices import DATASHEET_FIELDS, GENERATIVE_FORMATS, MODEL_CARD_FIELDS, Modality, ModelFormat
 from .models import AISystem, DatasetVersion
 from .services import SYSTEM_FIELDS
 
@@ -117,20 +117,30 @@ class ModelUploadForm(forms.Form):
     """A model version: the file in a safe format, the dataset that validates it, its model card."""
 
     name = forms.CharField(max_length=200)
-    file = forms.FileField(help_text="Never unpickled; run in the sandbox on 32 rows before it is stored.")
+    file = forms.FileField(help_text="Never unpickled; a classifier runs in the sandbox on 32 rows before it is "
+                                     "stored, a gguf has its header checked.")
     format = forms.ChoiceField(choices=ModelFormat.choices)
-    dataset_version = forms.ModelChoiceField(queryset=DatasetVersion.objects.none(), empty_label=None,
-                                             help_text="Its first 32 rows check that the model runs on it.")
+    dataset_version = forms.ModelChoiceField(queryset=DatasetVersion.objects.none(), required=False,
+                                             empty_label="— none (gguf: a generative model takes no dataset) —",
+                                             help_text="Its first 32 rows check that the model runs on it "
+                                                       "(every format but gguf).")
     training_dataset_version = forms.ModelChoiceField(queryset=DatasetVersion.objects.none(), required=False)
 
     def __init__(self, *args, system: AISystem, **kwargs):
         super().__init__(*args, **kwargs)
         datasets = DatasetVersion.objects.filter(system=system).order_by("name", "-version")
         self.fields["dataset_version"].queryset = datasets
+        self.fields["dataset_version"].initial = datasets.first()  # a classifier's, as before gguf
         self.fields["training_dataset_version"].queryset = datasets
         for name in MODEL_CARD_FIELDS:  # the model card: TRANS-01 and the Art. 11/13 items read it
             self.fields[f"card_{name}"] = forms.CharField(label=_words(name), required=False,
                                                           widget=forms.Textarea(attrs={"rows": 1}))
+
+    def clean(self):
+        data = super().clean()
+        if data.get("format") and data["format"] not in GENERATIVE_FORMATS and not data.get("dataset_version"):
+            self.add_error("dataset_version", "Choose the dataset version that checks the model (every format but gguf).")
+        return data
 
     def model_card(self) -> dict:
         return {n: self.cleaned_data[f"card_{n}"] for n in MODEL_CARD_FIELDS if self.cleaned_data[f"card_{n}"]}

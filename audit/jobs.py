@@ -14,7 +14,7 @@ from core.jobs import JobCancelled, JobRunner, finish, request_cancel, run_job
 from core.models import AuditLogEntry
 
 from . import services
-from .choices import ModelFormat
+from .choices import GENERATIVE_FORMATS, ModelFormat
 from .models import AuditRun, DatasetVersion, MetricResult, ModelVersion
 from .results import status_change
 
@@ -47,6 +47,9 @@ def start_audit(*, user, model_version: ModelVersion, dataset_version: DatasetVe
     """Create a queued AuditRun and enqueue it once the transaction commits."""
     if model_version.organization_id != dataset_version.organization_id:
         raise AuditError("The model and dataset versions belong to different organisations")
+    if model_version.format in GENERATIVE_FORMATS:  # an AuditError, so that a schedule's firing records it
+        message = services.not_a_classifier(model_version)
+        raise AuditError(message, {"model_version": message})
     missing = [a for a in dataset_version.sensitive_attributes if a not in dataset_version.columns]
     if missing:
         raise AuditError(f"Sensitive attributes missing from the dataset: {', '.join(missing)}")

@@ -16,7 +16,7 @@ from django.db.models import Max
 from core import artifacts, auditlog
 from core.errors import AssayError
 
-from .choices import DATASHEET_FIELDS, MODEL_CARD_FIELDS, ModelFormat
+from .choices import DATASHEET_FIELDS, GENERATIVE_FORMATS, MODEL_CARD_FIELDS, ModelFormat
 from .datasets import DatasetError, Schema, parse_table, sniff_table_format, split_mask, validate
 from .models import AISystem, DatasetVersion, ModelVersion, Promotion
 from .splits import Splits, split_frame, target_classes
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 ACCEPTED_FORMATS = (
     "torch-zoo (zip: config.json + weights.safetensors), torch-export (.pt2), onnx (.onnx), "
-    "sklearn (skops .skops)"
+    "sklearn (skops .skops), gguf (.gguf, a generative language model)"
 )
 
 
@@ -168,8 +168,12 @@ def check_contract(model_version: ModelVersion, dataset_version: DatasetVersion)
     Compares what the upload check recorded of the model (the features it reads, its classes) with
     the dataset's columns, declared inputs and target values: missing columns, a different number
     of inputs for a model that takes one numeric array, a positive label or target values the
-    model does not know. Nothing is loaded: the model file is only ever opened in the sandbox.
+    model does not know. Nothing is loaded: the model file is only ever opened in the sandbox. A
+    generative model (gguf) reads no dataset at all.
     """
+    if model_version.format in GENERATIVE_FORMATS:
+        message = not_a_classifier(model_version)
+        raise ContractError(message, {"model_version": message})
     problems: dict[str, str] = {}
     features = [str(f) for f in (model_version.features or [])]
     columns = set(dataset_version.columns or [])
@@ -193,6 +197,14 @@ def check_contract(model_version: ModelVersion, dataset_version: DatasetVersion)
     if problems:
         raise ContractError(f"Model version {model_version.pk} cannot read dataset version {dataset_version.pk}: "
                             + "; ".join(problems.values()), problems)
+
+
+def not_a_classifier(model_version: ModelVersion) -> str:
+    """Return why a generative model version cannot be audited, trained or run on a dataset."""
+    return (f"Model version {model_version.pk} ({model_version.name} v{model_version.version}) is a "
+            f"{model_version.format} generative language model, not a classifier: audits, DP training and "
+            "scheduled audits need a classifier on a dataset; evaluate it with a genai target instead "
+            "(POST /api/v1/genai/targets with model_version)")
 
 
 def schema_of(version: DatasetVersion) -> Schema:
@@ -219,17 +231,29 @@ def load_splits(version: DatasetVersion) -> Splits:
 
 
 def register_model(*, user, system: AISystem, name: str, filename: str, data: bytes, fmt: str,
-                   validate_on: DatasetVersion, model_card: dict | None = None,
+                   validate_on: DatasetVersion | None, model_card: dict | None = None,
                    training_dataset: DatasetVersion | None = None, parent: ModelVersion | None = None,
                    dp: dict | None = None) -> ModelVersion:
-    """Validate the model by running it on 32 rows of `validate_on`, store it, and return the version.
+    """Validate the model, store it, and return the version.
 
-    The system's current model stays as it was: making a version current is a promotion (promote_model).
+    A classifier is run on 32 rows of `validate_on` in the sandbox; a generative model (gguf) takes
+    no dataset (`validate_on` must be None) and only its header is checked here, its weights being
+    loaded in the sandbox when an evaluation runs. The system's current model stays as it was: making
+    a version current is a promotion (promote_model).
     """
     model_card = _clean_fields(model_card, MODEL_CARD_FIELDS, "model_card")
     if fmt not in ModelFormat.values:
         raise RegistryError(f"Unknown format {fmt!r}; accepted formats: {ACCEPTED_FORMATS}", {"format": "unknown"})
-    checked = check_model_bytes(fmt, data, validate_on)
+    if fmt in GENERATIVE_FORMATS:
+        if validate_on is not None:
+            message = f"A {fmt} model is not checked on a dataset: leave dataset_version out"
+            raise RegistryError(message, {"dataset_version": message})
+        checked = {"classes": [], "features": [], "header": check_generative_bytes(fmt, data)}
+    elif validate_on is None:
+        message = f"A {fmt} model is checked on 32 rows of a dataset version: name dataset_version"
+        raise RegistryError(message, {"dataset_version": message})
+    else:
+        checked = check_model_bytes(fmt, data, validate_on)
     with transaction.atomic():
         artifact = artifacts.store(data, organization=system.organization, filename=filename)
         version = ModelVersion.objects.create(
@@ -238,10 +262,12 @@ def register_model(*, user, system: AISystem, name: str, filename: str, data: by
             classes=checked["classes"], features=checked["features"], model_card=model_card,
             validated_on=validate_on, training_dataset=training_dataset, parent=parent, dp=dp,
         )
-        auditlog.record("model.upload", organization=system.organization, actor=user, obj=version,
-                        payload={"system": system.pk, "name": name, "version": version.version, "format": fmt,
-                                 "sha256": artifact.sha256, "validated_on": validate_on.pk,
-                                 "parent": parent.pk if parent else None})
+        payload = {"system": system.pk, "name": name, "version": version.version, "format": fmt,
+                   "sha256": artifact.sha256, "validated_on": validate_on.pk if validate_on else None,
+                   "parent": parent.pk if parent else None}
+        if "header" in checked:
+            payload["header"] = checked["header"]
+        auditlog.record("model.upload", organization=system.organization, actor=user, obj=version, payload=payload)
     return version
 
 
@@ -273,6 +299,24 @@ def check_model_bytes(fmt: str, data: bytes, dataset: DatasetVersion) -> dict:
         raise RegistryError(str(exc), {"file": str(exc)}) from None
 
 
+def check_generative_bytes(fmt: str, data: bytes) -> dict:
+    """Return the header of a generative model file (gguf: version, tensors, kv, architecture, name).
+
+    Only the header is read, with plain `struct` and every count bounded by the file's size: the
+    weights are never loaded in this process. Raises RegistryError listing the accepted formats.
+    """
+    from .modelio.errors import ModelFormatError
+    from .modelio.gguf_header import check_gguf, is_gguf
+    from .modelio.sniff import check_format
+
+    try:
+        if not is_gguf(data):
+            check_format(fmt, data)  # raises, naming a pickle or the format the file is in
+        return check_gguf(data)
+    except ModelFormatError as exc:
+        raise RegistryError(str(exc), {"file": str(exc)}) from None
+
+
 def to_csv_bytes(frame: pd.DataFrame) -> bytes:
     buffer = io.StringIO()
     frame.to_csv(buffer, index=False)
@@ -280,7 +324,8 @@ def to_csv_bytes(frame: pd.DataFrame) -> bytes:
 
 
 __all__ = ["RegistryError", "DatasetError", "register_dataset", "register_model", "load_frame", "load_splits",
-           "split_frame", "target_classes", "check_model_bytes", "check_contract", "ContractError", "model_request",
+           "split_frame", "target_classes", "check_model_bytes", "check_generative_bytes", "check_contract",
+           "ContractError", "model_request",
            "model_inputs", "schema_of", "promote_model", "PROMOTION_REASON_MAX",
            "ACCEPTED_FORMATS"]
 

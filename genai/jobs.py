@@ -51,6 +51,8 @@ class EvaluationRunner(JobRunner):
             got = local_answers(artifacts.read(target.model_artifact), prompts, max_new_tokens=row.max_new_tokens,
                                 seed=row.seed, progress=gen_progress, should_cancel=should_cancel)
             described = {"kind": "gguf", "name": target.name, "sha256": target.model_artifact.sha256}
+            if target.model_version_id:
+                described["model_version"] = target.model_version_id
         else:
             got = services.endpoint_of(target).answers(prompts, max_tokens=row.max_new_tokens, seed=row.seed,
                                                        progress=gen_progress, should_cancel=should_cancel)

@@ -4,20 +4,27 @@ from django.conf import settings
 from django.db import models
 
 from accounts.models import OrganizationOwned
-from audit.models import AISystem
+from audit.models import AISystem, ModelVersion
 from core.models import Artifact, Job
 
 from .choices import HumanVerdict, ItemVerdict, TargetKind
 
 
 class Target(OrganizationOwned):
-    """The generative system under test: a GGUF file run in the sandbox, or an OpenAI-compatible endpoint."""
+    """The generative system under test: a GGUF file run in the sandbox, or an OpenAI-compatible endpoint.
+
+    A GGUF target is either a registry model version in the gguf format (`model_version`, its artifact
+    also in `model_artifact`) or, as before the registry knew gguf, a file uploaded with the target.
+    """
 
     system = models.ForeignKey(AISystem, on_delete=models.PROTECT, related_name="+")
     name = models.CharField(max_length=200)
     kind = models.CharField(max_length=16, choices=TargetKind.choices)
     model_artifact = models.ForeignKey(Artifact, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
                                        help_text="The GGUF file (kind gguf), encrypted")
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, null=True, blank=True,
+                                      related_name="genai_targets",
+                                      help_text="The gguf model version of the registry this target runs (kind gguf)")
     base_url = models.CharField(max_length=500, blank=True)
     model_name = models.CharField(max_length=200, blank=True)
     api_key = models.ForeignKey(Artifact, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
@@ -35,6 +42,7 @@ class Target(OrganizationOwned):
                 "base_url": self.base_url or None, "model_name": self.model_name or None,
                 "api_key_set": bool(self.api_key_id), "concurrency": self.concurrency, "timeout_s": self.timeout_s,
                 "sha256": self.model_artifact.sha256 if self.model_artifact_id else None,
+                "model_version": self.model_version_id,
                 "created": self.created.isoformat()}
 
 

@@ -41,6 +41,31 @@ def register_gguf(system, *, name: str, data: bytes, filename: str = "model.gguf
     return target
 
 
+def register_model_version(system, *, model_version, name: str = "", user=None) -> Target:
+    """Make a gguf model version of the registry the system's local target; its artifact runs in the sandbox.
+
+    The version must belong to the system's organisation (the caller resolves ids of other
+    organisations to 404) and be in the gguf format; raises GenaiError (400) otherwise.
+    """
+    from audit.choices import ModelFormat
+
+    if model_version.organization_id != system.organization_id:
+        raise GenaiError("The model version belongs to another organisation", {"model_version": "not found"})
+    if model_version.format != ModelFormat.GGUF:
+        message = (f"Model version {model_version.pk} ({model_version.name} v{model_version.version}) is "
+                   f"{model_version.format}; a local target runs a gguf model version (a generative language model)")
+        raise GenaiError(message, {"model_version": message})
+    with transaction.atomic():
+        target = Target.objects.create(organization=system.organization, system=system,
+                                       name=name.strip()[:200] or f"{model_version.name} v{model_version.version}",
+                                       kind=TargetKind.GGUF, model_version=model_version,
+                                       model_artifact_id=model_version.artifact_id, created_by=user)
+        auditlog.record("genai.target.create", organization=system.organization, actor=user, obj=target,
+                        payload={"kind": "gguf", "model_version": model_version.pk,
+                                 "sha256": model_version.artifact.sha256})
+    return target
+
+
 def register_endpoint(system, *, name: str, base_url: str, model_name: str, api_key: str = "", user=None,
                       concurrency: int = 4, timeout_s: int = 60) -> Target:
     """Register an OpenAI-compatible endpoint; the API key is stored encrypted and never returned or logged."""

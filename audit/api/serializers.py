@@ -4,7 +4,7 @@ from rest_framework import serializers
 from core import parsers as strict_json
 from core.models import AuditLogEntry
 
-from ..choices import DATASHEET_FIELDS, MODEL_CARD_FIELDS, Modality, ModelFormat
+from ..choices import DATASHEET_FIELDS, GENERATIVE_FORMATS, MODEL_CARD_FIELDS, Modality, ModelFormat
 from ..models import AISystem, DatasetVersion, ModelVersion, Promotion
 
 
@@ -119,10 +119,18 @@ class ModelUploadSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     file = serializers.FileField()
     format = serializers.ChoiceField(choices=ModelFormat.choices)
-    dataset_version = serializers.IntegerField(help_text="Dataset version whose first 32 rows validate the model")
+    dataset_version = serializers.IntegerField(required=False, allow_null=True, default=None,
+                                               help_text="Dataset version whose first 32 rows validate the model; "
+                                                         "required except for gguf (a generative model, no dataset)")
     training_dataset_version = serializers.IntegerField(required=False, allow_null=True, default=None)
     model_card = JSONObjectField(required=False, default=dict,
                                  help_text=f"Model-card fields: {', '.join(MODEL_CARD_FIELDS)}")
+
+    def validate(self, attrs):
+        if attrs["dataset_version"] is None and attrs["format"] not in GENERATIVE_FORMATS:
+            required = self.fields["dataset_version"].error_messages["required"]
+            raise serializers.ValidationError({"dataset_version": [required]})
+        return attrs
 
 
 class AuditLogEntrySerializer(serializers.ModelSerializer):

@@ -132,7 +132,7 @@ class DatasetVersionViewSet(VersionViewSet):
 
 
 class ModelVersionViewSet(VersionViewSet):
-    """Model versions in the safe formats (torch-zoo, torch-export, onnx, sklearn via skops)."""
+    """Model versions in the safe formats (torch-zoo, torch-export, onnx, sklearn via skops; gguf for generative models)."""
 
     queryset = ModelVersion.objects.all()
     serializer_class = s.ModelVersionSerializer
@@ -140,13 +140,19 @@ class ModelVersionViewSet(VersionViewSet):
 
     @extend_schema(request={"multipart/form-data": s.ModelUploadSerializer}, responses={201: s.ModelVersionSerializer})
     def create(self, request):
-        """Upload a new model version; it is run on 32 rows of `dataset_version` before anything is stored."""
+        """Upload a new model version; a classifier is run on 32 rows of `dataset_version` before anything is stored.
+
+        A gguf (generative language model) takes no dataset_version: its header is checked, and it is
+        evaluated through a genai target (POST /api/v1/genai/targets with model_version).
+        """
         form = s.ModelUploadSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         data = form.validated_data
         system = self._system_for_upload(data["system"])
         datasets = DatasetVersion.objects.filter(organization=system.organization)
-        validate_on = get_visible_or_404(datasets, request.user, pk=data["dataset_version"])
+        validate_on = None
+        if data["dataset_version"] is not None:
+            validate_on = get_visible_or_404(datasets, request.user, pk=data["dataset_version"])
         training = None
         if data["training_dataset_version"] is not None:
             training = get_visible_or_404(datasets, request.user, pk=data["training_dataset_version"])

@@ -1,7 +1,7 @@
 """Safe model loading and the torch model zoo; knows nothing of Django.
 
 Formats: torch-zoo (zip: config.json + weights.safetensors), torch-export (.pt2), onnx and sklearn
-(skops). Uploaded files are never unpickled: see `loaders.load_model` and `pt2.inspect_pt2`.
+(skops) for classifiers; gguf (a generative language model) is only header-checked here (`gguf_header`). Uploaded files are never unpickled: see `loaders.load_model` and `pt2.inspect_pt2`.
 
 Names are imported lazily, so `from audit.modelio.errors import ModelFormatError` (e.g. in a web
 view) does not pull in torch.

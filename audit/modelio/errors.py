@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-__all__ = ["ACCEPTED_FORMATS", "FORMATS", "ModelContractError", "ModelFormatError"]
+__all__ = ["ACCEPTED_FORMATS", "CLASSIFIER_FORMATS", "FORMATS", "ModelContractError", "ModelFormatError"]
 
-FORMATS = ("torch-zoo", "torch-export", "onnx", "sklearn")
+FORMATS = ("torch-zoo", "torch-export", "onnx", "sklearn", "gguf")
+# The classifier formats: audits, DP training and scheduled audits read these; gguf is a generative model.
+CLASSIFIER_FORMATS = FORMATS[:4]
 
 ACCEPTED_FORMATS = (
     "torch-zoo (zip: config.json + weights.safetensors), torch-export (.pt2), "
-    "onnx (.onnx), sklearn (skops .skops)"
+    "onnx (.onnx), sklearn (skops .skops), gguf (.gguf, a generative language model)"
 )
 
 

@@ -358,6 +358,9 @@ def load_model(
     encoder : the encoder of a torch-export program trained on encoded inputs (zoo models carry theirs).
     """
     _check_format(fmt, data)
+    if fmt == "gguf":
+        raise ModelContractError("a gguf model is a generative language model, not a classifier: it is evaluated "
+                                 "by the genai app, never loaded as a classifier")
     features, categorical = list(features), list(categorical)
     if fmt == "torch-zoo":
         return _load_zoo(data, features, categorical, encoder)

@@ -11,6 +11,7 @@ from pathlib import PurePosixPath
 from core.safezip import Limits, SafeZip, UnsafeZip
 
 from .errors import FORMATS, ModelFormatError
+from .gguf_header import check_gguf, is_gguf
 
 __all__ = ["check_format", "find_bundle_members", "is_pickle", "sniff_format"]
 
@@ -56,6 +57,7 @@ _EXPECTED = {
     "torch-export": "a .pt2 archive written by torch.export.save",
     "onnx": "an ONNX model (protobuf)",
     "sklearn": "a skops archive written by skops.io.dump",
+    "gguf": "a GGUF file (llama.cpp's format, starting with the GGUF magic bytes)",
 }
 
 
@@ -95,7 +97,9 @@ def _looks_like_onnx(data: bytes) -> bool:
 
 
 def sniff_format(data: bytes) -> str | None:
-    """Return the format `data` is in ("torch-zoo", "torch-export", "onnx", "sklearn"), or None."""
+    """Return the format `data` is in ("torch-zoo", "torch-export", "onnx", "sklearn", "gguf"), or None."""
+    if is_gguf(data):
+        return "gguf"
     names = _zip_names(data)
     if names is not None:
         if find_bundle_members(names) is not None:
@@ -134,6 +138,8 @@ def check_format(fmt: str, data: bytes) -> None:
             raise ModelFormatError(f"the skops file is refused: {exc}") from None
     if fmt == "torch-zoo":
         _check_bundle(data)
+    if fmt == "gguf":
+        check_gguf(data)
 
 
 def _check_bundle(data: bytes) -> None:

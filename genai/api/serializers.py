@@ -9,8 +9,8 @@ class TargetSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Target
-        fields = ["id", "organization_id", "system_id", "name", "kind", "base_url", "model_name", "api_key_set",
-                  "concurrency", "timeout_s", "created"]
+        fields = ["id", "organization_id", "system_id", "name", "kind", "model_version_id", "base_url", "model_name",
+                  "api_key_set", "concurrency", "timeout_s", "created"]
         read_only_fields = fields
 
     def get_api_key_set(self, obj) -> bool:
@@ -18,15 +18,32 @@ class TargetSerializer(serializers.ModelSerializer):
 
 
 class TargetCreateSerializer(serializers.Serializer):
-    system = serializers.IntegerField()
+    system = serializers.IntegerField(required=False, allow_null=True, default=None,
+                                      help_text="The system under test; by default the model version's system")
     name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-    kind = serializers.ChoiceField(choices=["gguf", "endpoint"])
-    file = serializers.FileField(required=False, help_text="The GGUF file (kind gguf)")
+    kind = serializers.ChoiceField(choices=["gguf", "endpoint"], required=False,
+                                   help_text="gguf (model_version or file) or endpoint; gguf when model_version is given")
+    model_version = serializers.IntegerField(required=False, allow_null=True, default=None,
+                                             help_text="A gguf model version of the registry (kind gguf)")
+    file = serializers.FileField(required=False, help_text="The GGUF file (kind gguf), when no model_version is given")
     base_url = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
     model_name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     api_key = serializers.CharField(max_length=500, required=False, allow_blank=True, default="", write_only=True)
     concurrency = serializers.IntegerField(required=False, default=4)
     timeout_s = serializers.IntegerField(required=False, default=60)
+
+
+    def validate(self, attrs):
+        if attrs.get("model_version") is not None:
+            if attrs.setdefault("kind", "gguf") != "gguf":
+                raise serializers.ValidationError({"model_version": ["only for a gguf target"]})
+            if attrs.get("file"):
+                raise serializers.ValidationError({"file": ["give model_version or file, not both"]})
+        elif "kind" not in attrs:
+            raise serializers.ValidationError({"kind": ["This field is required."]})
+        if attrs["system"] is None and attrs.get("model_version") is None:
+            raise serializers.ValidationError({"system": ["This field is required."]})
+        return attrs
 
 
 class BankSerializer(serializers.ModelSerializer):

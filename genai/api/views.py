@@ -11,7 +11,7 @@ from rest_framework.response import Response
 
 from accounts.choices import Action
 from accounts.permissions import get_visible_or_404, organization_for_create, require
-from audit.models import AISystem
+from audit.models import AISystem, ModelVersion
 from core.jobs import request_cancel
 from core.parsers import StrictJSONParser
 from core.viewsets import OrganizationScopedViewSet
@@ -29,7 +29,8 @@ def _read(upload) -> bytes:
 
 
 class TargetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrganizationScopedViewSet):
-    """Generative targets: a GGUF model run in the sandbox, or an OpenAI-compatible endpoint (key never returned)."""
+    """Generative targets: a gguf model version (or uploaded GGUF) run in the sandbox, or an OpenAI-compatible
+    endpoint (key never returned)."""
 
     queryset = Target.objects.select_related("system")
     serializer_class = s.TargetSerializer
@@ -37,13 +38,24 @@ class TargetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organizati
 
     @extend_schema(request={"multipart/form-data": s.TargetCreateSerializer}, responses={201: s.TargetSerializer})
     def create(self, request):
-        """Register a target on a system."""
+        """Register a target on a system: a gguf model version of the registry (model_version), an uploaded GGUF
+        file (file), or an OpenAI-compatible endpoint (base_url, model_name, api_key)."""
         form = s.TargetCreateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         d = form.validated_data
-        system = get_visible_or_404(AISystem.objects.all(), request.user, pk=d["system"])
+        versions = ModelVersion.objects.select_related("artifact")
+        model_version = None
+        if d["system"] is None:  # the model version's own system
+            model_version = get_visible_or_404(versions, request.user, pk=d["model_version"])
+        system_id = d["system"] if d["system"] is not None else model_version.system_id
+        system = get_visible_or_404(AISystem.objects.all(), request.user, pk=system_id)
         require(request.user, system, Action.CHANGE)
-        if d["kind"] == "gguf":
+        if d["model_version"] is not None:  # another organisation's version is not found, like any unknown id
+            model_version = get_visible_or_404(versions.filter(organization=system.organization), request.user,
+                                               pk=d["model_version"])
+            target = services.register_model_version(system, model_version=model_version, name=d["name"],
+                                                     user=request.user)
+        elif d["kind"] == "gguf":
             if not d.get("file"):
                 raise serializers.ValidationError({"file": ["required for a gguf target"]})
             target = services.register_gguf(system, name=d["name"], data=_read(d["file"]), filename=d["file"].name,
