@@ -395,7 +395,8 @@ def promote_model(system: AISystem, *, user, model_version: ModelVersion, reason
                    f"another system; promote it within its own system")
         raise RegistryError(message, {"model_version": [message]})
     with transaction.atomic():
-        locked = AISystem.objects.select_for_update().select_related("current_model").get(pk=system.pk)
+        # FOR UPDATE OF the system row only: PostgreSQL refuses to lock the nullable side of the outer join
+        locked = AISystem.objects.select_for_update(of=("self",)).select_related("current_model").get(pk=system.pk)
         previous = locked.current_model
         if previous is not None and previous.pk == model_version.pk:
             message = f"{model_version.name} v{model_version.version} is already the current model of {locked.name}"
