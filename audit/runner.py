@@ -168,9 +168,17 @@ def prepare(loaded, train: pd.DataFrame, evaluation: pd.DataFrame, schema: Schem
             samples["inputs (evaluation)"] = sample_record(rows, len(evaluation), seed + EVAL_INPUTS_OFFSET)
             population = _population(loaded, evaluation, schema, classes, rows, settings["batch_size"])
             evaluation = evaluation.iloc[rows].reset_index(drop=True)
+    data = audit_data(loaded, train, evaluation, schema, classes, positive, training_assumed=training_assumed,
+                      population=population)
+    return Prepared(loaded, data, positive, time.perf_counter() - started, rows_dropped, samples, rows_train)
+
+
+def audit_data(loaded, train: pd.DataFrame, evaluation: pd.DataFrame, schema: Schema, classes: list[str],
+               positive: str, *, training_assumed: bool, population: Population | None) -> AuditData:
+    """Return the engine's view of the rows whose inputs are held: design matrices, class indices, groups."""
     x_train, columns, column_features, categorical = loaded.design_matrix(train)
-    x_eval, *_ = loaded.design_matrix(evaluation)
-    data = AuditData(
+    x_eval = loaded.design_matrix(evaluation)[0]
+    return AuditData(
         x_train=np.asarray(x_train, dtype=np.float64), x_eval=np.asarray(x_eval, dtype=np.float64),
         y_train=class_indices(train[schema.target], classes, "training"),
         y_eval=class_indices(evaluation[schema.target], classes, "evaluation"),
@@ -180,17 +188,22 @@ def prepare(loaded, train: pd.DataFrame, evaluation: pd.DataFrame, schema: Schem
         categorical=np.asarray(categorical, dtype=bool), positive_index=classes.index(positive),
         training_assumed=training_assumed, population=population,
     )
-    return Prepared(loaded, data, positive, time.perf_counter() - started, rows_dropped, samples, rows_train)
+
+
+def predict_rows(loaded, model, frame: pd.DataFrame, kind: np.dtype, batch_size: int) -> np.ndarray:
+    """Return the predicted class of every row of `frame`, building its design matrix `INPUT_CHUNK_ROWS` at a time."""
+    yhat = np.empty(len(frame), dtype=kind)
+    for start in range(0, len(frame), INPUT_CHUNK_ROWS):
+        x = loaded.design_matrix(frame.iloc[start : start + INPUT_CHUNK_ROWS])[0]
+        yhat[start : start + len(x)] = predicted_classes(model, x, batch_size)
+    return yhat
 
 
 def _population(loaded, evaluation: pd.DataFrame, schema: Schema, classes: list[str], sample: np.ndarray,
                 batch_size: int) -> Population:
     """Return every evaluation row's class, predicted class and groups, predicting in bounded chunks."""
-    model, kind = loaded.to_audit_model(), class_dtype(len(classes))
-    yhat = np.empty(len(evaluation), dtype=kind)
-    for start in range(0, len(evaluation), INPUT_CHUNK_ROWS):
-        x = loaded.design_matrix(evaluation.iloc[start : start + INPUT_CHUNK_ROWS])[0]
-        yhat[start : start + len(x)] = predicted_classes(model, x, batch_size)
+    kind = class_dtype(len(classes))
+    yhat = predict_rows(loaded, loaded.to_audit_model(), evaluation, kind, batch_size)
     return Population(y=class_indices(evaluation[schema.target], classes, "evaluation").astype(kind), yhat=yhat,
                       sensitive={a: evaluation[a].to_numpy() for a in schema.sensitive_attributes}, sample=sample)
 

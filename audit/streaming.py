@@ -27,15 +27,16 @@ import numpy as np
 import pandas as pd
 
 from .datasets import DatasetError, Schema, split_missing
-from .metrics.base import AuditData, Population
+from .metrics.base import Population
 from .runner import (
     EVAL_INPUTS_OFFSET,
     TRAIN_INPUTS_OFFSET,
     Prepared,
     accepted_rows,
+    audit_data,
     class_dtype,
     class_indices,
-    predicted_classes,
+    predict_rows,
     sample_record,
 )
 
@@ -228,9 +229,7 @@ def prepare_file(table: TableFile, schema: Schema, load: Callable[[pd.DataFrame,
                 train_keep.append(keep[np.isin(part_rows, train_pick, assume_unique=True)])
                 continue
             part, part_rows = part[keep], part_rows[keep]
-            for start in range(0, len(part), batch_size * 8):
-                x = loaded.design_matrix(part.iloc[start : start + batch_size * 8])[0]
-                yhat_parts.append(predicted_classes(model, x, batch_size).astype(kind))
+            yhat_parts.append(predict_rows(loaded, model, part, kind, batch_size))
             y_parts.append(class_indices(part[schema.target], classes, "evaluation").astype(kind))
             for name, values in sensitive.items():
                 values.add(part[name])
@@ -255,18 +254,8 @@ def prepare_file(table: TableFile, schema: Schema, load: Callable[[pd.DataFrame,
     del y_parts, yhat_parts, sensitive
     _release_memory()
 
-    x_train, design_columns, column_features, categorical = loaded.design_matrix(train_sample)
-    x_eval = loaded.design_matrix(evaluation)[0]
-    data = AuditData(
-        x_train=np.asarray(x_train, dtype=np.float64), x_eval=np.asarray(x_eval, dtype=np.float64),
-        y_train=class_indices(train_sample[schema.target], classes, "training"),
-        y_eval=class_indices(evaluation[schema.target], classes, "evaluation"),
-        sensitive_train={a: train_sample[a].to_numpy() for a in schema.sensitive_attributes},
-        sensitive_eval={a: evaluation[a].to_numpy() for a in schema.sensitive_attributes},
-        columns=list(design_columns), column_features=list(column_features),
-        categorical=np.asarray(categorical, dtype=bool), positive_index=classes.index(positive),
-        training_assumed=training_assumed, population=population,
-    )
+    data = audit_data(loaded, train_sample, evaluation, schema, classes, positive,
+                      training_assumed=training_assumed, population=population)
     rows_dropped = {"count": sum(reasons.values()), "train": split_dropped["train"], "eval": split_dropped["eval"],
                     "reasons": reasons}
     return Prepared(loaded, data, positive, time.perf_counter() - started, rows_dropped, samples,
